@@ -1,0 +1,611 @@
+"""The blocking fsgate client.
+
+:class:`_ClientBase` holds everything that is not I/O -- validating arguments, building
+requests, choosing deadlines, converting responses -- so that an ``AsyncClient`` can share
+it. :class:`Client` adds the gRPC channel and the one error boundary (:meth:`Client._errors`)
+where every ``grpc.RpcError`` becomes an :class:`fsgate.FsgateError`, ``from`` the original.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol, cast, runtime_checkable
+
+import grpc
+
+from fsgate._errors import FsgateError, Unavailable, from_rpc_error
+from fsgate._types import (
+    DirEntry,
+    FileInfo,
+    Policy,
+    StrPath,
+    Timeouts,
+    WriteMode,
+    WriteResult,
+    check_timeout,
+    fspath,
+)
+from fsgate.v1 import fsgate_pb2, fsgate_pb2_grpc
+
+__all__ = ["DEFAULT_TIMEOUTS", "DEFAULT_WRITE_CHUNK", "MAX_WRITE_CHUNK", "Client"]
+
+MiB = 1024 * 1024
+
+#: Default size of the data messages ``write_file`` sends, in bytes.
+DEFAULT_WRITE_CHUNK = 1 * MiB
+#: Largest write chunk: leaves room for framing under gRPC's default 4 MiB message limit.
+MAX_WRITE_CHUNK = 4 * MiB - 64 * 1024
+#: The timeouts a Client uses unless given others.
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+@runtime_checkable
+class SupportsRead(Protocol):
+    """A binary file object: ``read(n)`` returns at most n bytes, ``b""`` at the end."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+class SupportsWrite(Protocol):
+    """A binary file object to copy into."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+#: What ``write_file`` accepts as content.
+WriteData = bytes | bytearray | memoryview | Iterable[bytes] | SupportsRead
+
+
+class _Stub(Protocol):
+    """The generated FileSystemServiceStub, typed (the generated code is not annotated)."""
+
+    ReadFile: grpc.UnaryStreamMultiCallable[
+        fsgate_pb2.ReadFileRequest, fsgate_pb2.ReadFileResponse
+    ]
+    WriteFile: grpc.StreamUnaryMultiCallable[
+        fsgate_pb2.WriteFileRequest, fsgate_pb2.WriteFileResponse
+    ]
+    ListDir: grpc.UnaryUnaryMultiCallable[fsgate_pb2.ListDirRequest, fsgate_pb2.ListDirResponse]
+    Stat: grpc.UnaryUnaryMultiCallable[fsgate_pb2.StatRequest, fsgate_pb2.StatResponse]
+
+
+def _cancel(call: grpc.RpcContext) -> None:
+    call.cancel()  # type: ignore[no-untyped-call]  # grpc-stubs leaves cancel() unannotated
+
+
+def _protocol_error(message: str, path: str) -> FsgateError:
+    """A server reply that breaks the fsgate protocol (code UNKNOWN: nothing sent it)."""
+    return FsgateError(f"protocol error: {message}", code=grpc.StatusCode.UNKNOWN, path=path)
+
+
+# --- request data -------------------------------------------------------------------------
+def _split(data: bytes | bytearray | memoryview, chunk_size: int) -> Iterator[bytes]:
+    view = memoryview(data).cast("B")
+    for start in range(0, len(view), chunk_size):
+        yield bytes(view[start : start + chunk_size])
+
+
+def _iter_chunks(chunks: Iterable[bytes], chunk_size: int) -> Iterator[bytes]:
+    for chunk in chunks:
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise TypeError(f"write_file data chunks must be bytes, not {type(chunk).__name__}")
+        yield from _split(chunk, chunk_size)
+
+
+def _read_chunks(source: SupportsRead, chunk_size: int) -> Iterator[bytes]:
+    while True:
+        chunk = source.read(chunk_size)
+        if chunk is None:
+            # A non-blocking stream with nothing ready; stopping here would commit a
+            # truncated file, so fail (the write is then cancelled and changes nothing).
+            raise BlockingIOError("write_file source returned None (non-blocking stream)")
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"write_file source must be opened in binary mode, read() gave "
+                f"{type(chunk).__name__}"
+            )
+        if not chunk:
+            return
+        yield from _split(chunk, chunk_size)
+
+
+def _data_chunks(data: WriteData, chunk_size: int) -> Iterator[bytes]:
+    """Content as chunks of at most ``chunk_size`` bytes; type errors raise here, eagerly."""
+    if isinstance(data, str):
+        raise TypeError("write_file data must be bytes, not str; encode it first")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return _split(data, chunk_size)
+    if isinstance(data, SupportsRead):
+        return _read_chunks(data, chunk_size)
+    if isinstance(data, Iterable):
+        return _iter_chunks(data, chunk_size)
+    raise TypeError(
+        f"write_file data must be bytes, an iterable of bytes or a binary file object, "
+        f"not {type(data).__name__}"
+    )
+
+
+class _WriteRequests:
+    """The WriteFile request stream: the header, then the data chunks.
+
+    gRPC consumes this on its own thread and turns an exception into a bare
+    CANCELLED/UNKNOWN status -- which cancels the write, as it must -- so the exception
+    is kept here for :meth:`Client.write_file` to re-raise in the caller's thread.
+    """
+
+    def __init__(self, header: fsgate_pb2.WriteFileRequest.Header, chunks: Iterator[bytes]):
+        self._header = header
+        self._chunks = chunks
+        self.error: Exception | None = None
+
+    def __iter__(self) -> Iterator[fsgate_pb2.WriteFileRequest]:
+        yield fsgate_pb2.WriteFileRequest(header=self._header)
+        while True:
+            # Only the data source's own errors are kept; GeneratorExit at a yield (gRPC
+            # stopping early because the call already failed) is not one of them.
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                return
+            except Exception as exc:
+                self.error = exc
+                raise
+            yield fsgate_pb2.WriteFileRequest(data=chunk)
+
+
+# --- the shared base ----------------------------------------------------------------------
+class _ClientBase:
+    """Request building and response conversion, free of I/O; shared by sync and async."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        policy: Policy | None = None,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    ) -> None:
+        if not isinstance(target, str) or not target:
+            raise ValueError("target must be 'host:port' or 'unix:/path'")
+        if token is not None and (
+            not token or any(not ("\x21" <= c <= "\x7e") for c in token)
+        ):
+            # gRPC metadata values must be printable ASCII; fail here, not on every call.
+            raise ValueError("token must be non-empty printable ASCII without whitespace")
+        if policy is not None and not isinstance(policy, Policy):
+            raise TypeError(f"policy must be a fsgate.Policy, not {type(policy).__name__}")
+        self._target = target
+        self._policy = policy
+        self._timeouts = timeouts
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token is not None else ()
+        )
+
+    @property
+    def target(self) -> str:
+        return self._target
+
+    @property
+    def policy(self) -> Policy | None:
+        """The policy sent with every call that does not pass its own."""
+        return self._policy
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self._timeouts
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"{type(self).__name__}({self._target!r})"
+
+    # deadlines
+    def _call_timeout(self, timeout: float | None) -> float:
+        return self._timeouts.call if timeout is None else check_timeout(timeout)
+
+    def _transfer_timeout(self, timeout: float | None) -> float:
+        return self._timeouts.transfer if timeout is None else check_timeout(timeout)
+
+    # requests
+    def _sandbox(self, path: str, policy: Policy | None) -> fsgate_pb2.SandboxPolicy | None:
+        """The request's policy (the override, else the client's); None sends no sandbox.
+
+        No policy means the caller's ceiling. The local cwd is never sent implicitly.
+        """
+        effective = policy if policy is not None else self._policy
+        return effective.to_proto(path) if effective is not None else None
+
+    def _read_request(
+        self, path: str, policy: Policy | None, offset: int, length: int, chunk_size: int
+    ) -> fsgate_pb2.ReadFileRequest:
+        return fsgate_pb2.ReadFileRequest(
+            path=path,
+            sandbox=self._sandbox(path, policy),
+            offset=offset,
+            length=length,
+            chunk_size=chunk_size,
+        )
+
+    def _write_requests(
+        self,
+        path: str,
+        data: WriteData,
+        *,
+        policy: Policy | None,
+        mode: WriteMode,
+        create_parents: bool,
+        if_version: str,
+        file_mode: int,
+        chunk_size: int,
+    ) -> _WriteRequests:
+        if not 1 <= chunk_size <= MAX_WRITE_CHUNK:
+            raise ValueError(f"chunk_size must be 1..{MAX_WRITE_CHUNK} bytes, got {chunk_size}")
+        header = fsgate_pb2.WriteFileRequest.Header(
+            path=path,
+            sandbox=self._sandbox(path, policy),
+            mode=WriteMode(mode).value,
+            create_parents=create_parents,
+            if_version=if_version,
+            file_mode=file_mode,
+        )
+        return _WriteRequests(header, _data_chunks(data, chunk_size))
+
+    def _list_request(
+        self, path: str, policy: Policy | None, depth: int, page_size: int, page_token: str
+    ) -> fsgate_pb2.ListDirRequest:
+        return fsgate_pb2.ListDirRequest(
+            path=path,
+            sandbox=self._sandbox(path, policy),
+            depth=depth,
+            page_size=page_size,
+            page_token=page_token,
+        )
+
+    def _stat_request(
+        self, path: str, policy: Policy | None, follow_symlinks: bool
+    ) -> fsgate_pb2.StatRequest:
+        return fsgate_pb2.StatRequest(
+            path=path, sandbox=self._sandbox(path, policy), follow_symlinks=follow_symlinks
+        )
+
+    # responses
+    @staticmethod
+    def _read_info(first: fsgate_pb2.ReadFileResponse | None, path: str) -> FileInfo:
+        if first is None:
+            raise _protocol_error("ReadFile stream ended before its info message", path)
+        if first.WhichOneof("payload") != "info":
+            raise _protocol_error("ReadFile stream did not start with info", path)
+        return FileInfo.from_proto(first.info)
+
+    @staticmethod
+    def _read_data(msg: fsgate_pb2.ReadFileResponse, path: str) -> bytes:
+        if msg.WhichOneof("payload") != "data":
+            raise _protocol_error("ReadFile sent a second info message", path)
+        return msg.data
+
+    @staticmethod
+    def _list_page(msg: fsgate_pb2.ListDirResponse) -> tuple[list[DirEntry], str]:
+        return [DirEntry.from_proto(e) for e in msg.entries], msg.next_page_token
+
+
+# --- the blocking client ------------------------------------------------------------------
+class Client(_ClientBase):
+    """A blocking client for one fsgate server; thread-safe, use it as a context manager.
+
+    Args:
+        target: ``"host:port"`` or ``"unix:/path/to/socket"``.
+        token: bearer token, sent as ``authorization: Bearer <token>`` on every call.
+        policy: the sandbox policy sent with every call that does not pass its own
+            ``policy=``; None sends none, so calls get the caller's full ceiling.
+        timeouts: deadlines; see :class:`fsgate.Timeouts`. Every call has one.
+        options: extra gRPC channel arguments, e.g. ``[("grpc.max_receive_message_length",
+            8 << 20)]``.
+        credentials: TLS channel credentials (``grpc.ssl_channel_credentials(...)``);
+            None uses a plaintext channel.
+
+    Every method takes ``policy=`` (None: the client's) and ``timeout=`` in seconds (None:
+    ``timeouts.call`` for unary calls, ``timeouts.transfer`` for a whole read or write
+    stream). Relative paths are resolved by the server against ``policy.cwd``; without
+    one they fail :class:`fsgate.CwdRequired` -- the local cwd is never sent. Every
+    failure is an :class:`fsgate.FsgateError`.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        policy: Policy | None = None,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        options: Sequence[tuple[str, Any]] | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        super().__init__(target, token=token, policy=policy, timeouts=timeouts)
+        channel_options = list(options or ())
+        if credentials is None:
+            self._channel = grpc.insecure_channel(target, options=channel_options)
+        else:
+            self._channel = grpc.secure_channel(target, credentials, options=channel_options)
+        self._stub = cast(
+            _Stub,
+            fsgate_pb2_grpc.FileSystemServiceStub(self._channel),  # type: ignore[no-untyped-call]
+        )
+        # Set after the channel was seen READY; cleared when a call fails UNAVAILABLE.
+        self._connected = False
+        self._closed = False
+        self._lock = threading.Lock()
+
+    # lifecycle
+    def close(self) -> None:
+        """Close the channel; calls in flight are cancelled. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # the error boundary
+    @contextlib.contextmanager
+    def _errors(self, path: str) -> Iterator[None]:
+        """Map every grpc.RpcError raised inside to an FsgateError, ``from`` the original."""
+        try:
+            yield
+        except grpc.RpcError as exc:
+            error = from_rpc_error(exc, path=path)
+            if isinstance(error, Unavailable):
+                self._connected = False
+            raise error from exc
+
+    def _ready(self, path: str) -> None:
+        """Wait up to ``timeouts.connect`` for the channel, unless it is known to be up."""
+        if self._closed:
+            raise ValueError("fsgate Client is closed")
+        if self._connected:
+            return
+        future = grpc.channel_ready_future(self._channel)
+        try:
+            future.result(timeout=self._timeouts.connect)
+        except grpc.FutureTimeoutError:
+            future.cancel()
+            raise Unavailable(
+                f"could not connect to {self._target} within {self._timeouts.connect:g} s",
+                path=path,
+            ) from None
+        self._connected = True
+
+    # ReadFile
+    def open_read(
+        self,
+        path: StrPath,
+        *,
+        offset: int = 0,
+        length: int = 0,
+        chunk_size: int = 0,
+        policy: Policy | None = None,
+        timeout: float | None = None,
+    ) -> tuple[FileInfo, Iterator[bytes]]:
+        """Start reading a regular file: its FileInfo now, its content as it streams.
+
+        ``offset`` and ``length`` are in bytes (``length=0``: to the end; a range past the
+        end yields what exists); ``chunk_size`` is 4096..4194304 bytes, 0 for the
+        server's 1 MiB. The iterator holds one chunk at a time; exhaust it or ``close()``
+        it (that cancels the call). The deadline covers the whole stream.
+        """
+        p = fspath(path)
+        request = self._read_request(p, policy, offset, length, chunk_size)
+        deadline = self._transfer_timeout(timeout)
+        self._ready(p)
+        with self._errors(p):
+            call = self._stub.ReadFile(request, timeout=deadline, metadata=self._metadata)
+            responses = iter(call)
+            try:
+                info = self._read_info(next(responses, None), p)
+            except BaseException:
+                _cancel(call)
+                raise
+        return info, self._stream_data(call, responses, p)
+
+    def _stream_data(
+        self,
+        call: grpc.RpcContext,
+        responses: Iterator[fsgate_pb2.ReadFileResponse],
+        path: str,
+    ) -> Iterator[bytes]:
+        try:
+            with self._errors(path):
+                for msg in responses:
+                    data = self._read_data(msg, path)
+                    if data:
+                        yield data
+        finally:
+            _cancel(call)  # a no-op once the stream has ended
+
+    def iter_file(
+        self,
+        path: StrPath,
+        *,
+        offset: int = 0,
+        length: int = 0,
+        chunk_size: int = 0,
+        policy: Policy | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[bytes]:
+        """Stream a regular file's content chunk by chunk (see :meth:`open_read`).
+
+        The call starts at the first ``next()``; errors are raised from there.
+        """
+        _, chunks = self.open_read(
+            path, offset=offset, length=length, chunk_size=chunk_size, policy=policy,
+            timeout=timeout,
+        )
+        yield from chunks
+
+    def read_file(
+        self,
+        path: StrPath,
+        *,
+        offset: int = 0,
+        length: int = 0,
+        chunk_size: int = 0,
+        policy: Policy | None = None,
+        timeout: float | None = None,
+    ) -> bytes:
+        """A regular file's content (or the ``offset``/``length`` range of it), in memory."""
+        return b"".join(
+            self.iter_file(
+                path, offset=offset, length=length, chunk_size=chunk_size, policy=policy,
+                timeout=timeout,
+            )
+        )
+
+    def read_to(
+        self,
+        path: StrPath,
+        dest: SupportsWrite,
+        *,
+        offset: int = 0,
+        length: int = 0,
+        chunk_size: int = 0,
+        policy: Policy | None = None,
+        timeout: float | None = None,
+    ) -> int:
+        """Copy a regular file into the binary file object ``dest``; returns bytes copied.
+
+        ``dest`` is written chunk by chunk and not flushed or closed; on an error it holds
+        what arrived before it.
+        """
+        written = 0
+        for chunk in self.iter_file(
+            path, offset=offset, length=length, chunk_size=chunk_size, policy=policy,
+            timeout=timeout,
+        ):
+            dest.write(chunk)
+            written += len(chunk)
+        return written
+
+    # WriteFile
+    def write_file(
+        self,
+        path: StrPath,
+        data: WriteData,
+        *,
+        mode: WriteMode = WriteMode.REPLACE,
+        create_parents: bool = False,
+        if_version: str = "",
+        file_mode: int = 0,
+        chunk_size: int = DEFAULT_WRITE_CHUNK,
+        policy: Policy | None = None,
+        timeout: float | None = None,
+    ) -> WriteResult:
+        """Create or atomically replace a regular file with ``data``.
+
+        ``data`` is bytes, an iterable of bytes, or a binary file object read
+        ``chunk_size`` bytes at a time; nothing is held whole. The file changes only if
+        the whole stream arrives: on any error -- including one raised while reading
+        ``data``, which is re-raised as is -- the target is left exactly as it was.
+
+        Args:
+            mode: REPLACE (create or replace) or CREATE_NEW (:class:`fsgate.AlreadyExists`
+                if anything is there).
+            create_parents: create missing parent directories (mode 0o755).
+            if_version: write only if the current ``FileInfo.version`` equals this, else
+                :class:`fsgate.VersionMismatch`; empty: no check.
+            file_mode: permission bits (within 0o777); 0: 0o644 for a new file, the old
+                bits for a replaced one.
+            chunk_size: bytes per data message, 1..MAX_WRITE_CHUNK.
+        """
+        p = fspath(path)
+        requests = self._write_requests(
+            p, data, policy=policy, mode=mode, create_parents=create_parents,
+            if_version=if_version, file_mode=file_mode, chunk_size=chunk_size,
+        )
+        deadline = self._transfer_timeout(timeout)
+        self._ready(p)
+        with self._errors(p):
+            try:
+                response = self._stub.WriteFile(
+                    iter(requests), timeout=deadline, metadata=self._metadata
+                )
+            except grpc.RpcError:
+                if requests.error is not None:
+                    # The caller's data source failed; that is the error worth seeing.
+                    raise requests.error from None
+                raise
+        return WriteResult(
+            info=FileInfo.from_proto(response.info), bytes_written=response.bytes_written
+        )
+
+    # ListDir
+    def list_dir_page(
+        self,
+        path: StrPath,
+        *,
+        depth: int = 1,
+        page_size: int = 0,
+        page_token: str = "",
+        policy: Policy | None = None,
+        timeout: float | None = None,
+    ) -> tuple[list[DirEntry], str]:
+        """One page of a directory listing and the token of the next ("" after the last).
+
+        ``depth`` 1 lists direct children; ``page_size`` 0 is the server's 1000.
+        """
+        p = fspath(path)
+        request = self._list_request(p, policy, depth, page_size, page_token)
+        deadline = self._call_timeout(timeout)
+        self._ready(p)
+        with self._errors(p):
+            response = self._stub.ListDir(request, timeout=deadline, metadata=self._metadata)
+        return self._list_page(response)
+
+    def list_dir(
+        self,
+        path: StrPath,
+        *,
+        depth: int = 1,
+        page_size: int = 0,
+        policy: Policy | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[DirEntry]:
+        """Every entry of a listing, sorted bytewise by relative path, page after page.
+
+        One ListDir call per page, each with its own deadline, fetched as iteration
+        reaches it; the first call happens at the first ``next()``.
+        """
+        token = ""
+        seen: set[str] = set()
+        while True:
+            entries, token = self.list_dir_page(
+                path, depth=depth, page_size=page_size, page_token=token, policy=policy,
+                timeout=timeout,
+            )
+            yield from entries
+            if not token:
+                return
+            if token in seen:  # bound the loop against a server that cycles its tokens
+                raise _protocol_error("ListDir repeated a page token", fspath(path))
+            seen.add(token)
+
+    # Stat
+    def stat(
+        self,
+        path: StrPath,
+        *,
+        follow_symlinks: bool = False,
+        policy: Policy | None = None,
+        timeout: float | None = None,
+    ) -> FileInfo:
+        """The FileInfo of ``path``; a symlink itself unless ``follow_symlinks``."""
+        p = fspath(path)
+        request = self._stat_request(p, policy, follow_symlinks)
+        deadline = self._call_timeout(timeout)
+        self._ready(p)
+        with self._errors(p):
+            response = self._stub.Stat(request, timeout=deadline, metadata=self._metadata)
+        return FileInfo.from_proto(response.info)

@@ -1,0 +1,49 @@
+"""The ``fsgate`` command: ``serve`` runs the server, the client commands talk to one."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from fsgate import cli as client_cli
+
+from . import config as config_mod
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from . import logs, server  # the server's imports stay out of the client commands
+
+    try:
+        cfg = config_mod.load(args)
+        if args.print_config:
+            print(json.dumps(cfg.describe(), indent=2))
+            return 0
+        config_mod.validate(cfg)
+        logs.configure(cfg.log_format, cfg.log_level)
+        running = server.start(cfg)
+    except (config_mod.ConfigError, server.backends.BackendUnavailable) as exc:
+        print(f"fsgate serve: {exc}", file=sys.stderr)
+        return 2
+    server.serve_forever(running)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fsgate", description="Sandboxed file operations "
+                                     "over gRPC.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server")
+    config_mod.add_arguments(serve)
+    serve.set_defaults(func=_serve)
+    client_cli.add_client_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Server side of a helper: a started helper serving one request (HelperCall), and the
+backends that start helpers (each an Executor)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from typing import Any, Protocol
+
+import structlog
+
+from fsgate._reasons import Reason
+
+from .errors import ServiceError
+from .helper import protocol
+from .helper.ops import Request
+from .helper.protocol import Kind
+
+log = structlog.get_logger("fsgate.helper")
+
+
+class Helper:
+    """One helper process and the server's end of its channel. Used once."""
+
+    def __init__(self, pid: int, sock: socket.socket, pidfd: int | None,
+                 proc: Any = None) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.pidfd = pidfd
+        self.proc = proc  # a subprocess.Popen when the backend exec'd the helper itself
+
+    def kill(self) -> None:
+        try:
+            if self.pidfd is not None:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            elif self.proc is not None:
+                self.proc.kill()
+        except ProcessLookupError:
+            pass
+
+    def close(self) -> None:
+        self.kill()  # single use: whatever it was doing, it is over
+        self.sock.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+        if self.proc is not None:
+            self.proc.wait()
+
+
+class HelperCall:
+    """The server's conversation with one helper about one request, under a deadline."""
+
+    def __init__(self, helper: Helper, req: Request, deadline: float | None) -> None:
+        self.helper = helper
+        self.req = req
+        self.deadline = deadline
+        self.failed_detail = ""
+
+    @property
+    def pid(self) -> int:
+        return self.helper.pid
+
+    def _arm(self) -> None:
+        if self.deadline is None:
+            self.helper.sock.settimeout(None)
+            return
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self._expired()
+        self.helper.sock.settimeout(remaining)
+
+    def _expired(self) -> None:
+        self.helper.kill()
+        raise ServiceError(Reason.DEADLINE_EXCEEDED, "deadline exceeded; the helper was killed",
+                           self.req.path)
+
+    def send(self, kind: Kind, payload: bytes = b"") -> None:
+        self._arm()
+        try:
+            protocol.send(self.helper.sock, kind, payload)
+        except TimeoutError:
+            self._expired()
+        except OSError:
+            # The helper hung up, typically after reporting an error: read what it said.
+            self.expect(Kind.RESULT)
+            raise self._failed("helper closed its channel while receiving") from None
+
+    def recv(self) -> tuple[Kind, bytes]:
+        self._arm()
+        try:
+            kind, payload = protocol.recv(self.helper.sock)
+        except TimeoutError:
+            self._expired()
+            raise  # unreachable
+        except (protocol.ProtocolError, OSError) as exc:
+            raise self._failed(f"helper channel broke: {exc}") from exc
+        if kind is Kind.ERROR:
+            raise self._error(payload)
+        return kind, payload
+
+    def expect(self, kind: Kind) -> Any:
+        got, payload = self.recv()
+        if got is not kind:
+            raise self._failed(f"expected {kind.name} from helper, got {got.name}")
+        return protocol.decode_json(payload) if payload else None
+
+    def _error(self, payload: bytes) -> ServiceError:
+        body = protocol.decode_json(payload)
+        try:
+            reason = Reason(body["reason"])
+        except (KeyError, ValueError, TypeError):
+            return self._failed(f"helper sent a malformed error: {body!r}")
+        detail = body.get("detail") or ""
+        if reason in (Reason.HELPER_FAILED, Reason.SANDBOX_UNAVAILABLE):
+            self.failed_detail = detail
+            log.error("helper_failed", pid=self.pid, reason=reason.value,
+                      message=body.get("message"), detail=detail, stderr=self._stderr())
+            return ServiceError(reason, "the helper failed; see the server log", self.req.path)
+        return ServiceError(reason, str(body.get("message", reason.value)), self.req.path)
+
+    def _stderr(self) -> str:
+        proc = self.helper.proc
+        if proc is None or proc.stderr is None:
+            return ""
+        self.helper.kill()
+        try:
+            return str(proc.stderr.read(64 << 10).decode("utf-8", "replace"))
+        except OSError:
+            return ""
+
+    def _failed(self, why: str) -> ServiceError:
+        log.error("helper_failed", pid=self.pid, why=why, stderr=self._stderr())
+        return ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server log",
+                            self.req.path)
+
+    def close(self) -> None:
+        self.helper.close()
+
+
+class Executor(Protocol):
+    """A sandbox backend: starts one confined helper for one request."""
+
+    name: str
+
+    def start(self, req: Request, deadline: float | None) -> HelperCall: ...
+
+    def stop(self) -> None: ...
+
+
+def begin(helper: Helper, req: Request, deadline: float | None) -> HelperCall:
+    call = HelperCall(helper, req, deadline)
+    try:
+        call.send(Kind.REQUEST, _encode(req))
+    except BaseException:
+        call.close()
+        raise
+    return call
+
+
+def _encode(req: Request) -> bytes:
+    import json
+
+    return json.dumps(req.to_json(), separators=(",", ":")).encode()

@@ -1,0 +1,99 @@
+"""Frames exchanged between the server and one helper over a SOCK_STREAM socketpair.
+
+A frame is a 5-byte header (kind, payload length) followed by the payload. Control frames
+(REQUEST, READY, RESULT, ERROR) carry JSON; DATA frames carry raw file bytes; END carries
+nothing. Strings that may hold non-UTF-8 file names use surrogateescape, which JSON keeps
+intact (lone surrogates are escaped as \\udcXX).
+
+    server                         helper
+    REQUEST {op, path, policy, args} ->
+                                   <- READY            (write only: target checked, temp file open)
+    DATA* ->                                           (write only)
+    END ->                                             (write only: the client really finished)
+                                   <- DATA*            (read only)
+                                   <- RESULT {...} | ERROR {reason, message}
+"""
+from __future__ import annotations
+
+import enum
+import json
+import socket
+import struct
+from typing import Any
+
+HEADER = struct.Struct("!BI")
+# Control frames are small; a bound keeps a confused peer from making us allocate freely.
+MAX_CONTROL_BYTES = 8 << 20
+MAX_DATA_BYTES = 8 << 20
+
+
+class Kind(enum.IntEnum):
+    REQUEST = 1
+    READY = 2
+    DATA = 3
+    END = 4
+    RESULT = 5
+    ERROR = 6
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not a valid frame, or hung up mid-frame."""
+
+
+class PeerClosed(ProtocolError):
+    """The peer closed the channel at a frame boundary."""
+
+
+def send(sock: socket.socket, kind: Kind, payload: bytes = b"") -> None:
+    header = HEADER.pack(kind, len(payload))
+    if len(payload) <= 64 << 10:
+        sock.sendall(header + payload)  # one syscall for small frames
+    else:
+        sock.sendall(header)
+        sock.sendall(payload)
+
+
+def send_json(sock: socket.socket, kind: Kind, obj: Any) -> None:
+    send(sock, kind, json.dumps(obj, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    if n == 0:
+        return b""
+    data = sock.recv(n, socket.MSG_WAITALL)
+    if len(data) == n:
+        return data
+    # MSG_WAITALL can return short on a signal or EOF: finish by hand.
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = sock.recv(n - got, socket.MSG_WAITALL)
+        if not more:
+            raise ProtocolError(f"channel closed after {got} of {n} bytes")
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def recv(sock: socket.socket) -> tuple[Kind, bytes]:
+    header = sock.recv(HEADER.size, socket.MSG_WAITALL)
+    if not header:
+        raise PeerClosed("channel closed")
+    if len(header) < HEADER.size:
+        header += _recv_exact(sock, HEADER.size - len(header))
+    raw_kind, length = HEADER.unpack(header)
+    try:
+        kind = Kind(raw_kind)
+    except ValueError:
+        raise ProtocolError(f"unknown frame kind {raw_kind}") from None
+    limit = MAX_DATA_BYTES if kind is Kind.DATA else MAX_CONTROL_BYTES
+    if length > limit:
+        raise ProtocolError(f"{kind.name} frame of {length} bytes exceeds {limit}")
+    return kind, _recv_exact(sock, length)
+
+
+def decode_json(payload: bytes) -> Any:
+    try:
+        return json.loads(payload.decode("utf-8", "surrogatepass"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"bad JSON frame: {exc}") from exc

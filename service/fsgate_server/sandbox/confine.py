@@ -1,0 +1,94 @@
+"""The confinement of a helper process: every kernel facility, applied in one flat order.
+
+`confine` runs `STEPS` top to bottom and stops at the first failure; the caller must then
+exit the helper, never serve the request half-confined. Two things happen earlier, at
+fork/exec time, and are the caller's job: `process.set_parent_death_signal` (right after
+fork, so the helper cannot outlive the server) and `env.apply_env(env.helper_env(...))` (or
+an `env=` argument to exec), before any untrusted input is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import landlock, process, rlimits, seccomp
+from .rlimits import Limits
+
+__all__ = ["STEPS", "Confinement", "ConfinementError", "confine"]
+
+
+class ConfinementError(RuntimeError):
+    """The process is in a state the kernel facilities cannot confine as a whole."""
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What the helper may touch; paths are absolute and already resolved."""
+
+    read_exec: tuple[str, ...]  # computed runtime roots: interpreter, stdlib, site-packages, libs
+    read: tuple[str, ...]  # the request's readable set
+    write: tuple[str, ...]  # the request's writable set (readable too)
+    limits: Limits
+    keep_fds: tuple[int, ...]  # descriptors to keep besides 0, 1 and 2 (the helper's channel)
+    landlock: bool = True  # False only when the bwrap backend runs without Landlock
+
+
+def _thread_count() -> int:
+    # Native threads count too (gRPC's are invisible to `threading`), so ask the kernel.
+    with open("/proc/self/stat", "rb") as f:
+        stat = f.read()
+    # Field 20; split after the ")" that ends the command name, which may contain spaces.
+    return int(stat[stat.rindex(b")") + 2 :].split()[17])
+
+
+def require_single_thread(c: Confinement) -> None:
+    """Landlock and seccomp bind only the calling thread: refuse if there is any other."""
+    threads = _thread_count()
+    if threads != 1:
+        raise ConfinementError(
+            f"{threads} threads in the helper; Landlock and seccomp would confine only one "
+            "(a fork of a gRPC process restarts gRPC's threads: set GRPC_ENABLE_FORK_SUPPORT=0)"
+        )
+
+
+def close_fds(c: Confinement) -> None:
+    """Drop every inherited descriptor (server sockets, other requests' files)."""
+    process.close_fds_except((0, 1, 2, *c.keep_fds))
+
+
+def limit_resources(c: Confinement) -> None:
+    """CPU, memory, file size and descriptor limits."""
+    rlimits.apply(c.limits)
+
+
+def no_new_privs(c: Confinement) -> None:
+    """No privilege gain through execve; also what lets Landlock and seccomp apply unprivileged."""
+    process.set_no_new_privs()
+
+
+def restrict_paths(c: Confinement) -> None:
+    """Landlock: files, TCP and IPC scopes (skipped only for bwrap without Landlock)."""
+    if c.landlock:
+        landlock.restrict(read_exec=c.read_exec, read=c.read, write=c.write)
+
+
+def filter_syscalls(c: Confinement) -> None:
+    """seccomp last: it denies nothing the earlier steps still need."""
+    seccomp.install()
+
+
+STEPS: tuple[Callable[[Confinement], None], ...] = (
+    require_single_thread,
+    close_fds,
+    limit_resources,
+    no_new_privs,
+    restrict_paths,
+    filter_syscalls,
+)
+
+
+def confine(c: Confinement) -> None:
+    """Apply every step, in order; raise on any failure (never run half-confined)."""
+    for step in STEPS:
+        step(c)

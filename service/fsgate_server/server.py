@@ -1,0 +1,122 @@
+"""Assemble and run the gRPC server: backend first (before any gRPC thread), then gRPC."""
+from __future__ import annotations
+
+import ipaddress
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from types import FrameType
+
+import grpc
+import structlog
+
+from fsgate.v1 import fsgate_pb2_grpc
+
+from . import backends
+from .config import Config, ConfigError
+from .confinement import HelperSettings
+from .executor import Executor
+from .runtime_roots import runtime_roots
+from .sandbox.rlimits import Limits
+from .servicer import FileSystemServicer
+
+log = structlog.get_logger("fsgate.server")
+
+MAX_MESSAGE_BYTES = 8 << 20  # a 4 MiB chunk plus framing, with room to spare
+# Helpers are forked from a process with grpc and protobuf mapped; 4 GiB of address space
+# leaves room for that plus 4 MiB chunks, and still stops a runaway allocation.
+HELPER_ADDRESS_SPACE = 4 << 30
+
+
+def is_local_address(addr: str) -> bool:
+    if addr.startswith("unix:") or addr.startswith("unix-abstract:"):
+        return True
+    host = addr.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_listen(config: Config) -> None:
+    for addr in config.listen:
+        if not is_local_address(addr):
+            raise ConfigError(f"--listen {addr}: refusing a non-loopback TCP address without "
+                              "authentication or TLS (listen on 127.0.0.1 or unix:PATH)")
+
+
+def helper_settings(config: Config, *, landlock: bool = True) -> HelperSettings:
+    limits = Limits(cpu_seconds=max(int(config.helper_timeout) + 5, 10),
+                    address_space_bytes=HELPER_ADDRESS_SPACE,
+                    file_size_bytes=config.max_write_bytes, open_files=64)
+    return HelperSettings(runtime_roots=runtime_roots(), limits=limits, landlock=landlock)
+
+
+@dataclass
+class Running:
+    server: grpc.Server
+    executor: Executor
+    servicer: FileSystemServicer
+    ports: list[int]
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        self.servicer.draining = True
+        self.server.stop(grace).wait()
+        self.executor.stop()
+
+
+def start(config: Config) -> Running:
+    check_listen(config)
+    backend = backends.choose(config.sandbox)
+    # The fork server must be exec'd before grpc.server() starts any thread.
+    executor = backends.start(backend, helper_settings(config),
+                              pool_size=min(config.helper_pool_size,
+                                            config.max_concurrent_helpers),
+                              acquire_timeout=config.queue_timeout)
+    try:
+        servicer = FileSystemServicer(config, executor)
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=config.max_concurrent_helpers + 8,
+                                       thread_name_prefix="fsgate-rpc"),
+            options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                     ("grpc.so_reuseport", 0)])
+        fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(servicer, server)
+        ports = []
+        for addr in config.listen:
+            try:
+                port = server.add_insecure_port(addr)
+            except RuntimeError as exc:
+                raise ConfigError(f"--listen {addr}: cannot listen: {exc}") from exc
+            if port == 0 and not addr.startswith("unix"):
+                raise ConfigError(f"--listen {addr}: cannot listen there")
+            ports.append(port)
+        server.start()
+    except BaseException:
+        executor.stop()
+        raise
+    log.info("serving", listen=list(config.listen), ports=ports, backend=backend,
+             config=config.describe(), runtime_roots=list(executor_roots(executor)))
+    return Running(server, executor, servicer, ports)
+
+
+def executor_roots(executor: Executor) -> tuple[str, ...]:
+    settings = getattr(executor, "settings", None)
+    return tuple(settings.runtime_roots) if settings is not None else ()
+
+
+def serve_forever(running: Running, grace: float = 5.0) -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("shutting_down", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stop.wait()
+    running.stop(grace)
+    log.info("stopped")

@@ -1,0 +1,266 @@
+"""gRPC handlers: validate and normalize, apply the policy, hand the request to a helper.
+
+Handlers never open a user file: everything that touches one happens in the helper.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import grpc
+import structlog
+from google.protobuf import timestamp_pb2
+
+from fsgate._reasons import Reason
+from fsgate.v1 import fsgate_pb2 as pb
+from fsgate.v1 import fsgate_pb2_grpc
+
+from . import policy
+from .config import Config
+from .errors import ServiceError, abort
+from .executor import Executor, HelperCall
+from .helper.ops import Request
+from .helper.protocol import Kind
+
+log = structlog.get_logger("fsgate.request")
+
+MIN_CHUNK = 4 << 10
+MAX_CHUNK = 4 << 20
+DEFAULT_CHUNK = 1 << 20
+MAX_PAGE_SIZE = 1000
+T = TypeVar("T")
+
+
+def request_policy(msg: Any) -> policy.RequestPolicy | None:
+    if not msg.HasField("sandbox"):
+        return None
+    s = msg.sandbox
+    return policy.RequestPolicy(readable_roots=tuple(s.readable_roots),
+                                writable_roots=tuple(s.writable_roots),
+                                denied_paths=tuple(s.denied_paths), cwd=s.cwd)
+
+
+def file_info(d: dict[str, Any]) -> pb.FileInfo:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromNanoseconds(int(d["mtime_ns"]))
+    return pb.FileInfo(path=d["path"], type=d["type"], size=d["size"], mode=d["mode"],
+                       modified_time=ts, version=d["version"],
+                       symlink_target=d.get("symlink_target", ""))
+
+
+def dir_entry(d: dict[str, Any]) -> pb.DirEntry:
+    name: str = d["name"]
+    try:
+        name.encode("utf-8")
+        return pb.DirEntry(name=name, info=file_info(d["info"]))
+    except UnicodeEncodeError:  # surrogate-escaped bytes: the name is not UTF-8
+        raw = os.fsencode(name)
+        info = file_info(d["info"])
+        info.path = info.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return pb.DirEntry(name=raw.decode("utf-8", "replace"), info=info, raw_name=raw)
+
+
+def _listing_fingerprint(path: str, depth: int) -> bytes:
+    return hashlib.blake2b(f"{path}\0{depth}".encode(), digest_size=8).digest()
+
+
+def encode_page_token(path: str, depth: int, last: str) -> str:
+    raw = _listing_fingerprint(path, depth) + os.fsencode(last)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_page_token(token: str, path: str, depth: int) -> str | None:
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, TypeError):
+        raw = b""
+    if len(raw) <= 8 or raw[:8] != _listing_fingerprint(path, depth):
+        raise ServiceError(Reason.INVALID_REQUEST,
+                           "page_token does not belong to this listing", path)
+    return os.fsdecode(raw[8:])
+
+
+class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
+    def __init__(self, config: Config, executor: Executor) -> None:
+        self.config = config
+        self.roots = config.roots
+        self.executor = executor
+        self._slots = threading.BoundedSemaphore(config.max_concurrent_helpers)
+        self.draining = False
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _deadline(self, context: grpc.ServicerContext) -> float:
+        limit = self.config.helper_timeout
+        remaining = context.time_remaining()
+        if remaining is not None:
+            limit = min(limit, remaining)
+        return time.monotonic() + limit
+
+    @contextmanager
+    def _helper(self, context: grpc.ServicerContext, req: Request) -> Iterator[HelperCall]:
+        if self.draining:
+            raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down", req.path)
+        deadline = self._deadline(context)
+        wait = min(self.config.queue_timeout, max(deadline - time.monotonic(), 0))
+        if not self._slots.acquire(timeout=wait):
+            raise ServiceError(Reason.BUSY, "too many requests in flight; retry later", req.path)
+        try:
+            call = self.executor.start(req, deadline)
+            # A cancelled or expired RPC kills its helper at once, whatever it is doing.
+            context.add_callback(call.helper.kill)
+            try:
+                yield call
+            finally:
+                call.close()
+        finally:
+            self._slots.release()
+
+    def _resolve(self, path: str, msg: Any, *, write: bool) -> tuple[str, policy.EffectivePolicy]:
+        try:
+            return policy.resolve(path, request_policy(msg), self.roots, write=write)
+        except policy.PolicyError as exc:
+            raise ServiceError(exc.reason, exc.message, exc.path or path) from exc
+
+    @contextmanager
+    def _rpc(self, method: str, context: grpc.ServicerContext) -> Iterator[dict[str, Any]]:
+        """One log line per request; a ServiceError becomes the call's status."""
+        facts: dict[str, Any] = {}
+        start = time.monotonic()
+        code, reason = "OK", ""
+        try:
+            yield facts
+        except ServiceError as exc:
+            code, reason = exc.code.name, exc.reason.value
+            abort(context, exc)
+        except GeneratorExit:
+            code = "CANCELLED"
+            raise
+        finally:
+            log.info("request", method=method, code=code, reason=reason,
+                     duration_ms=round((time.monotonic() - start) * 1000, 3),
+                     backend=self.executor.name, peer=context.peer(), **facts)
+
+    # --- RPCs ------------------------------------------------------------------------
+
+    def Stat(self, request: pb.StatRequest, context: grpc.ServicerContext) -> pb.StatResponse:
+        with self._rpc("Stat", context) as facts:
+            path, eff = self._resolve(request.path, request, write=False)
+            facts["path"] = path
+            req = Request("stat", path, eff, {"follow_symlinks": request.follow_symlinks})
+            with self._helper(context, req) as call:
+                facts["helper_pid"] = call.pid
+                result = call.expect(Kind.RESULT)
+            return pb.StatResponse(info=file_info(result["info"]))
+        raise AssertionError("unreachable")
+
+    def ListDir(self, request: pb.ListDirRequest, context: grpc.ServicerContext
+                ) -> pb.ListDirResponse:
+        with self._rpc("ListDir", context) as facts:
+            path, eff = self._resolve(request.path, request, write=False)
+            facts["path"] = path
+            depth = request.depth or 1
+            if depth > self.config.max_list_depth:
+                raise ServiceError(Reason.INVALID_REQUEST,
+                                   f"depth {depth} exceeds the server's maximum of "
+                                   f"{self.config.max_list_depth}", path)
+            page_size = min(request.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+            after = decode_page_token(request.page_token, path, depth)
+            req = Request("list", path, eff, {
+                "depth": depth, "page_size": page_size, "after": after,
+                "max_entries": self.config.max_list_entries})
+            with self._helper(context, req) as call:
+                facts["helper_pid"] = call.pid
+                result = call.expect(Kind.RESULT)
+            last = result.get("last")
+            return pb.ListDirResponse(
+                entries=[dir_entry(e) for e in result["entries"]],
+                next_page_token=encode_page_token(path, depth, last) if last is not None else "")
+        raise AssertionError("unreachable")
+
+    def ReadFile(self, request: pb.ReadFileRequest, context: grpc.ServicerContext
+                 ) -> Iterator[pb.ReadFileResponse]:
+        with self._rpc("ReadFile", context) as facts:
+            path, eff = self._resolve(request.path, request, write=False)
+            facts["path"] = path
+            chunk = request.chunk_size or DEFAULT_CHUNK
+            if not MIN_CHUNK <= chunk <= MAX_CHUNK:
+                raise ServiceError(Reason.INVALID_REQUEST,
+                                   f"chunk_size must be between {MIN_CHUNK} and {MAX_CHUNK}", path)
+            if request.length > self.config.max_read_bytes:
+                raise ServiceError(Reason.TOO_LARGE,
+                                   f"length exceeds the server's maximum of "
+                                   f"{self.config.max_read_bytes} bytes", path)
+            req = Request("read", path, eff, {
+                "offset": request.offset, "length": request.length, "chunk_size": chunk,
+                "max_bytes": self.config.max_read_bytes})
+            sent = 0
+            try:
+                with self._helper(context, req) as call:
+                    facts["helper_pid"] = call.pid
+                    result = call.expect(Kind.RESULT)
+                    yield pb.ReadFileResponse(info=file_info(result["info"]))
+                    while True:
+                        kind, payload = call.recv()
+                        if kind is Kind.END:
+                            break
+                        sent += len(payload)
+                        yield pb.ReadFileResponse(data=payload)
+            finally:
+                facts["bytes"] = sent
+
+    def WriteFile(self, request_iterator: Iterator[pb.WriteFileRequest],
+                  context: grpc.ServicerContext) -> pb.WriteFileResponse:
+        with self._rpc("WriteFile", context) as facts:
+            first = next(request_iterator, None)
+            if first is None or not first.HasField("header"):
+                raise ServiceError(Reason.INVALID_REQUEST,
+                                   "the first WriteFile message must carry a header")
+            h = first.header
+            path, eff = self._resolve(h.path, h, write=True)
+            facts["path"] = path
+            if h.file_mode & ~0o777:
+                raise ServiceError(Reason.INVALID_REQUEST,
+                                   f"file_mode {h.file_mode:#o} has bits outside 0o777", path)
+            if h.mode not in (pb.WRITE_MODE_UNSPECIFIED, pb.WRITE_MODE_REPLACE,
+                              pb.WRITE_MODE_CREATE_NEW):
+                raise ServiceError(Reason.INVALID_REQUEST, f"unknown write mode {h.mode}", path)
+            limit = self.config.max_write_bytes
+            req = Request("write", path, eff, {
+                "create_new": h.mode == pb.WRITE_MODE_CREATE_NEW,
+                "create_parents": h.create_parents, "if_version": h.if_version,
+                "file_mode": h.file_mode, "max_bytes": limit})
+            total = 0
+            with self._helper(context, req) as call:
+                facts["helper_pid"] = call.pid
+                call.expect(Kind.READY)
+                for msg in request_iterator:
+                    if not msg.HasField("data"):
+                        raise ServiceError(Reason.INVALID_REQUEST,
+                                           "only the first WriteFile message may carry a header",
+                                           path)
+                    total += len(msg.data)
+                    if total > limit:
+                        raise ServiceError(Reason.TOO_LARGE,
+                                           f"content exceeds the server's maximum of {limit} bytes",
+                                           path)
+                    call.send(Kind.DATA, msg.data)
+                # A cancel or deadline can end the request iterator like a normal end:
+                # commit only if the call is still alive.
+                if not context.is_active():
+                    raise ServiceError(Reason.DEADLINE_EXCEEDED,
+                                       "the call ended before the stream completed", path)
+                call.send(Kind.END)
+                result = call.expect(Kind.RESULT)
+            facts["bytes"] = result["bytes_written"]
+            return pb.WriteFileResponse(info=file_info(result["info"]),
+                                        bytes_written=result["bytes_written"])
+        raise AssertionError("unreachable")
