@@ -54,16 +54,20 @@ def file_info(d: dict[str, Any]) -> pb.FileInfo:
                        symlink_target=d.get("symlink_target", ""))
 
 
+def _printable(text: str) -> str:
+    """A name that may hold surrogate-escaped bytes, as valid UTF-8 for a proto string."""
+    return os.fsencode(text).decode("utf-8", "replace")
+
+
 def dir_entry(d: dict[str, Any]) -> pb.DirEntry:
     name: str = d["name"]
     try:
         name.encode("utf-8")
         return pb.DirEntry(name=name, info=file_info(d["info"]))
     except UnicodeEncodeError:  # surrogate-escaped bytes: the name is not UTF-8
-        raw = os.fsencode(name)
-        info = file_info(d["info"])
-        info.path = info.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        return pb.DirEntry(name=raw.decode("utf-8", "replace"), info=info, raw_name=raw)
+        info = dict(d["info"], path=_printable(d["info"]["path"]))
+        return pb.DirEntry(name=_printable(name), info=file_info(info),
+                           raw_name=os.fsencode(name))
 
 
 def _listing_fingerprint(path: str, depth: int) -> bytes:
@@ -144,6 +148,10 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         except GeneratorExit:
             code = "CANCELLED"
             raise
+        except Exception as exc:  # a bug of ours: the caller gets INTERNAL, the log the trace
+            code, reason = "INTERNAL", Reason.HELPER_FAILED.value
+            log.exception("internal_error", method=method)
+            abort(context, ServiceError(Reason.HELPER_FAILED, f"internal error: {exc!r}"))
         finally:
             log.info("request", method=method, code=code, reason=reason,
                      duration_ms=round((time.monotonic() - start) * 1000, 3),
