@@ -11,7 +11,7 @@ from . import config as config_mod
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import logs, server  # the server's imports stay out of the client commands
+    from . import backends, logs, server  # the server's imports stay out of the client commands
 
     try:
         cfg = config_mod.load(args)
@@ -21,7 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
         config_mod.validate(cfg)
         logs.configure(cfg.log_format, cfg.log_level)
         running = server.start(cfg)
-    except (config_mod.ConfigError, server.backends.BackendUnavailable) as exc:
+    except (config_mod.ConfigError, backends.BackendUnavailable) as exc:
         print(f"fsgate serve: {exc}", file=sys.stderr)
         return 2
     server.serve_forever(running)

@@ -4,11 +4,10 @@ from __future__ import annotations
 from typing import NoReturn
 
 import grpc
+from fsgate._reasons import DOMAIN, STATUS_CODE, Reason
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-
-from fsgate._reasons import DOMAIN, STATUS_CODE, Reason
 
 
 class ServiceError(Exception):

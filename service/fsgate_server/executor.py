@@ -9,7 +9,6 @@ import time
 from typing import Any, Protocol
 
 import structlog
-
 from fsgate._reasons import Reason
 
 from .errors import ServiceError

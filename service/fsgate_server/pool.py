@@ -15,7 +15,6 @@ import threading
 import time
 
 import structlog
-
 from fsgate._reasons import Reason
 
 from .confinement import HelperSettings

@@ -10,7 +10,6 @@ from types import FrameType
 
 import grpc
 import structlog
-
 from fsgate.v1 import fsgate_pb2_grpc
 
 from . import backends
@@ -84,7 +83,8 @@ def start(config: Config) -> Running:
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.so_reuseport", 0)])
-        fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(servicer, server)
+        fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            servicer, server)
         ports = []
         for addr in config.listen:
             try:

@@ -9,17 +9,16 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import grpc
 import structlog
-from google.protobuf import timestamp_pb2
-
 from fsgate._reasons import Reason
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
+from google.protobuf import timestamp_pb2
 
 from . import policy
 from .config import Config

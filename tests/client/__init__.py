@@ -75,6 +75,8 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
     #: ReadFile: after the first data chunk, wait for this event before the rest.
     read_gate: threading.Event | None = None
     read_gate_timed_out: bool = False
+    #: ReadFile: set when a ReadFile call has ended on the server, completed or cancelled.
+    read_ended: threading.Event = field(default_factory=threading.Event)
     #: Stat: wait for this event before answering (deadline tests).
     stat_gate: threading.Event | None = None
 
@@ -109,6 +111,7 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
     def ReadFile(self, request: fsgate_pb2.ReadFileRequest,
                  context: grpc.ServicerContext) -> Iterator[fsgate_pb2.ReadFileResponse]:
         self._begin("ReadFile", request, context)
+        context.add_callback(self.read_ended.set)
         path = self._resolve(request)
         if path not in self.files:
             self._not_found(context, path)

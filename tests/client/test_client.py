@@ -231,7 +231,8 @@ def test_path_likes_are_sent_verbatim(fake: FakeFileSystem, client: Client) -> N
         def __fspath__(self) -> str:
             return "/ws/./sub/../a.txt"
 
-    client.stat(RemotePath())
+    with pytest.raises(fsgate.NotFound):  # the fake does not normalize; the server would
+        client.stat(RemotePath())
     assert fake.captured[0].request.path == "/ws/./sub/../a.txt"
 
 
@@ -271,12 +272,16 @@ def test_iter_file_streams_chunk_by_chunk(fake: FakeFileSystem, client: Client) 
     assert not fake.read_gate_timed_out
 
 
-def test_iter_file_can_stop_early(fake: FakeFileSystem, client: Client) -> None:
-    fake.read_gate = threading.Event()
+def test_closing_iter_file_early_cancels_the_call(fake: FakeFileSystem,
+                                                  client: Client) -> None:
+    fake.read_gate = threading.Event()  # the server blocks after the first chunk
     chunks = client.iter_file("/ws/a.txt")
     assert next(chunks) == b"hell"
-    chunks.close()  # type: ignore[attr-defined]  # cancels the call
 
+    chunks.close()  # type: ignore[attr-defined]
+
+    assert fake.read_ended.wait(timeout=10), "the server never saw the cancellation"
+    fake.read_gate.set()
     assert client.read_file("/ws/a.txt") == b"hello, world"  # the channel is fine
 
 
@@ -442,17 +447,16 @@ def test_dir_entry_raw_name_is_none_unless_set(fake: FakeFileSystem, client: Cli
     assert plain.info.path == "/ws/plain"
 
 
-def test_list_dir_stops_on_a_cycling_page_token(fake: FakeFileSystem, client: Client,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    fake.entries = [_entry("a")]
+def test_list_dir_stops_on_a_cycling_page_token() -> None:
+    class Cycling(FakeFileSystem):
+        def ListDir(self, request: fsgate_pb2.ListDirRequest,
+                    context: grpc.ServicerContext) -> fsgate_pb2.ListDirResponse:
+            token = "b" if request.page_token == "a" else "a"
+            return fsgate_pb2.ListDirResponse(entries=[_entry("x")], next_page_token=token)
 
-    def cycling(request: fsgate_pb2.ListDirRequest,
-                context: grpc.ServicerContext) -> fsgate_pb2.ListDirResponse:
-        return fsgate_pb2.ListDirResponse(entries=fake.entries, next_page_token="again")
-
-    monkeypatch.setattr(fake, "ListDir", cycling)
-    with pytest.raises(fsgate.FsgateError, match="repeated a page token"):
-        list(client.list_dir("/ws"))
+    with serve(Cycling()) as target, Client(target) as client:
+        with pytest.raises(fsgate.FsgateError, match="repeated a page token"):
+            list(client.list_dir("/ws"))
 
 
 # --- Stat, deadlines, connection --------------------------------------------------------------

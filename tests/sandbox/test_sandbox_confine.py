@@ -11,6 +11,7 @@ import sysconfig
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fsgate_server.sandbox import _syscall
@@ -18,7 +19,7 @@ from fsgate_server.sandbox import confine as confine_mod
 from fsgate_server.sandbox.confine import Confinement, ConfinementError, confine
 from fsgate_server.sandbox.rlimits import Limits
 
-Runner = Callable[[Callable[[int], object]], object]
+Runner = Callable[[Callable[[int], object]], Any]  # conftest.ChildResult
 ErrnoOf = Callable[..., int | None]
 
 STDLIB = sysconfig.get_paths()["stdlib"]

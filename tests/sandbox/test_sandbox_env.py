@@ -5,10 +5,11 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Callable
+from typing import Any
 
 from fsgate_server.sandbox import env
 
-Runner = Callable[[Callable[[int], object]], object]
+Runner = Callable[[Callable[[int], object]], Any]  # conftest.ChildResult
 
 
 def test_helper_env_carries_only_allowlisted_runtime_vars() -> None:

@@ -6,10 +6,11 @@ import os
 import select
 import signal
 from collections.abc import Callable
+from typing import Any
 
 from fsgate_server.sandbox import process
 
-Runner = Callable[[Callable[[int], object]], object]
+Runner = Callable[[Callable[[int], object]], Any]  # conftest.ChildResult
 
 
 def _open_fds(upto: int = 256) -> list[int]:

@@ -10,12 +10,13 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fsgate_server.sandbox import rlimits
 from fsgate_server.sandbox.rlimits import Limits
 
-Runner = Callable[[Callable[[int], object]], object]
+Runner = Callable[[Callable[[int], object]], Any]  # conftest.ChildResult
 
 
 def test_limits_have_documented_defaults() -> None:

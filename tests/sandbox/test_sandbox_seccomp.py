@@ -7,17 +7,19 @@ import errno
 import fcntl
 import mmap
 import os
+import resource
 import signal
 import socket
 import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fsgate_server.sandbox import _syscall, seccomp
 
-Runner = Callable[[Callable[[int], object]], object]
+Runner = Callable[[Callable[[int], object]], Any]  # conftest.ChildResult
 ErrnoOf = Callable[..., int | None]
 
 ALLOW = 0x7FFF0000
@@ -45,7 +47,7 @@ def run_bpf(program: bytes, nr: int, arch: int, args: tuple[int, ...] = (0,) * 6
         elif code == 0x45:  # jset #k
             pc += 1 + (jt if acc & k else jf)
         elif code == 0x06:  # ret #k
-            return k
+            return int(k)
         else:
             raise AssertionError(f"unexpected opcode {code:#x}")
 
@@ -110,7 +112,7 @@ def test_filter_refuses_clone_into_new_namespaces_but_allows_fork(machine: str) 
 
 
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
-def test_filter_refuses_terminal_injection_and_path_timestamps(machine: str) -> None:
+def test_filter_refuses_terminal_injection_path_timestamps_and_new_limits(machine: str) -> None:
     program, table, arch = seccomp.compile_filter(machine), _syscall.SYSCALL_TABLES[machine], 0
     arch = ARCH[machine]
     assert run_bpf(program, table["ioctl"], arch, (0, TIOCSTI, 0, 0, 0, 0)) == EPERM
@@ -118,6 +120,8 @@ def test_filter_refuses_terminal_injection_and_path_timestamps(machine: str) -> 
     assert run_bpf(program, table["utimensat"], arch, (3, 0, 0, 0, 0, 0)) == ALLOW  # futimens
     assert run_bpf(program, table["utimensat"], arch, (3, 0x1000, 0, 0, 0, 0)) == EPERM
     assert run_bpf(program, table["utimensat"], arch, (3, 1 << 40, 0, 0, 0, 0)) == EPERM
+    assert run_bpf(program, table["prlimit64"], arch, (0, 7, 0, 0x1000, 0, 0)) == ALLOW  # get
+    assert run_bpf(program, table["prlimit64"], arch, (0, 7, 0x1000, 0, 0, 0)) == EPERM  # set
 
 
 def test_compile_filter_is_assembled_once() -> None:
@@ -152,7 +156,7 @@ def test_seccomp_refuses_every_denied_syscall_in_the_kernel(in_child: Runner) ->
 
     def child(_fd: int) -> object:
         seccomp.install()
-        got = {}
+        got: dict[str, int | None] = {}
         for name in names:
             try:
                 _syscall.syscall(_syscall.nr(name), *([-1] * 6))
@@ -253,6 +257,22 @@ def test_seccomp_refuses_path_based_chmod_but_allows_fchmod(
 
     assert in_child(child).value == (errno.EPERM,) * 4
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_seccomp_refuses_changing_resource_limits_again(
+    in_child: Runner, errno_of: ErrnoOf
+) -> None:
+    def child(_fd: int) -> object:
+        seccomp.install()
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)  # prlimit64(0, r, NULL, &old)
+        new = (ctypes.c_uint64 * 2)(*limit)
+        return limit == resource.getrlimit(resource.RLIMIT_NOFILE), errno_of(
+            lambda: _syscall.syscall(
+                _syscall.nr("prlimit64"), 0, resource.RLIMIT_NOFILE, ctypes.byref(new), 0
+            )
+        )
+
+    assert in_child(child).value == (True, errno.EPERM)
 
 
 def test_seccomp_refuses_terminal_input_injection(in_child: Runner, errno_of: ErrnoOf) -> None:

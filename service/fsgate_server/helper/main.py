@@ -7,6 +7,7 @@ Either way it serves exactly one request and its process ends with it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import sys
@@ -48,11 +49,9 @@ def serve_one(sock: socket.socket, confine: Confine) -> int:
 
 
 def _report(sock: socket.socket, reason: Reason, message: str, detail: str = "") -> None:
-    try:
+    with contextlib.suppress(OSError):  # the server may already have hung up
         protocol.send_json(sock, Kind.ERROR, {"reason": reason.value, "message": message,
                                               "detail": detail})
-    except OSError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

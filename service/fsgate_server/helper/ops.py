@@ -12,6 +12,7 @@ path lies outside the policy is reported as SANDBOX_DENIED, exactly like an ``EA
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -252,7 +253,7 @@ def _walk(dfd: int, real: bytes, depth: int, policy: EffectivePolicy, budget: in
                         child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY
                                         | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
                     except OSError:
-                        continue  # vanished, swapped for a link, or refused: list it, skip its inside
+                        continue  # vanished, swapped for a link, or refused: skip its inside
                     with closing_fd(child):
                         visit(child, rel + b"/", level + 1)
 
@@ -450,10 +451,8 @@ class _TempFile:
 
     def close(self) -> None:
         if self.named is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self.named, dir_fd=self.dfd)
-            except OSError:
-                pass
             self.named = None
         os.close(self.fd)
 

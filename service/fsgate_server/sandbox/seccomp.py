@@ -105,6 +105,8 @@ DENIED: dict[str, str] = {
     "utime": "path-based timestamp change; use futimens",
     "utimes": "path-based timestamp change; use futimens",
     "futimesat": "path-based timestamp change; use futimens",
+    # A root helper holds CAP_SYS_RESOURCE and could raise its limits back.
+    "setrlimit": "resource limits stay as confine set them",
     "quotactl": "host administration",
     "quotactl_fd": "host administration",
     "swapon": "host administration",
@@ -159,6 +161,16 @@ def _arg_high(index: int) -> int:
     return _OFF_ARGS + 8 * index + (4 if sys.byteorder == "little" else 0)
 
 
+def _null_arg_or_eperm(label: str, index: int) -> list[tuple[str | None, _Insn]]:
+    """Allow the call only when pointer argument `index` is NULL (both 32-bit halves zero)."""
+    return [
+        (label, _Insn(_LD_W_ABS, _arg_low(index))),
+        (None, _Insn(_JEQ_K, 0, jf="eperm")),
+        (None, _Insn(_LD_W_ABS, _arg_high(index))),
+        (None, _Insn(_JEQ_K, 0, jt="allow", jf="eperm")),
+    ]
+
+
 def _program(machine: str) -> list[tuple[str | None, _Insn]]:
     """The filter as (label, instruction) pairs; jumps name labels further down."""
     table = SYSCALL_TABLES[machine]
@@ -176,6 +188,7 @@ def _program(machine: str) -> list[tuple[str | None, _Insn]]:
         (None, _Insn(_JEQ_K, table["clone"], jt="clone")),
         (None, _Insn(_JEQ_K, table["ioctl"], jt="ioctl")),
         (None, _Insn(_JEQ_K, table["utimensat"], jt="utimensat")),
+        (None, _Insn(_JEQ_K, table["prlimit64"], jt="prlimit64")),
         (None, _Insn(_RET_K, _RET_ALLOW)),
         # clone(flags, ...): fork and threads pass; new namespaces do not.
         ("clone", _Insn(_LD_W_ABS, _arg_low(0))),
@@ -185,10 +198,9 @@ def _program(machine: str) -> list[tuple[str | None, _Insn]]:
         (None, _Insn(_JEQ_K, _TIOCSTI, jt="eperm")),
         (None, _Insn(_JEQ_K, _TIOCLINUX, jt="eperm", jf="allow")),
         # utimensat(fd, NULL, ...) is futimens(fd): allowed; with a path it is not.
-        ("utimensat", _Insn(_LD_W_ABS, _arg_low(1))),
-        (None, _Insn(_JEQ_K, 0, jf="eperm")),
-        (None, _Insn(_LD_W_ABS, _arg_high(1))),
-        (None, _Insn(_JEQ_K, 0, jf="eperm")),
+        *_null_arg_or_eperm("utimensat", 1),
+        # prlimit64(pid, resource, NULL, old) is getrlimit: allowed; setting is not.
+        *_null_arg_or_eperm("prlimit64", 2),
         # The verdicts come last: classic BPF only jumps forward.
         ("allow", _Insn(_RET_K, _RET_ALLOW)),
         ("eperm", _Insn(_RET_K, _RET_ERRNO | errno.EPERM)),
