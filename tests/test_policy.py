@@ -473,9 +473,7 @@ def test_relative_entry_without_cwd_fails_cwd_required() -> None:
 
 def test_empty_ceiling_grants_nothing() -> None:
     assert effective_policy((), None) == EffectivePolicy((), (), ())
-    assert effective_policy((), RequestPolicy(readable_roots=("/",))) == EffectivePolicy(
-        (), (), ()
-    )
+    assert effective_policy((), RequestPolicy(readable_roots=("/",))) == EffectivePolicy((), (), ())
 
 
 def test_dotdot_in_an_entry_cannot_reach_outside_the_ceiling() -> None:
@@ -765,9 +763,7 @@ def test_is_within_agrees_with_a_component_list_oracle(path: str, root: str) -> 
 
 
 @given(clean_paths(), st.lists(st.one_of(_NAMES, st.sampled_from([".", ""])), max_size=8))
-def test_root_plus_components_without_dotdot_stays_within_root(
-    root: str, names: list[str]
-) -> None:
+def test_root_plus_components_without_dotdot_stays_within_root(root: str, names: list[str]) -> None:
     path = normalize(root + "/" + "/".join(names))
     assert is_within(path, root)
     assert is_within(path, normalize(root))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import fsgate
 import fsgate_server
 from fsgate_server import runtime_roots as rr
 from fsgate_server.policy import is_within
@@ -25,7 +26,11 @@ from fsgate_server.runtime_roots import (
     runtime_roots,
 )
 
-SOURCE_DIRS = [str(Path(p).parent) for p in fsgate_server.__path__]
+# Where fsgate and fsgate_server are imported from: a source checkout's client/ and
+# service/, or site-packages.
+SOURCE_DIRS = list(
+    dict.fromkeys(str(Path(p).parent) for p in [*fsgate.__path__, *fsgate_server.__path__])
+)
 PROJECT = Path(__file__).resolve().parents[1]
 
 
@@ -345,6 +350,8 @@ def test_real_venv_grants_both_its_bin_dir_and_the_base_interpreter_dir(tmp_path
     assert str(venv / "bin") in roots
     assert os.path.dirname(os.path.realpath(alias)) in roots
     assert str(venv) not in roots
+    # Nothing is imported from the venv's own lib/, so none of it is granted.
+    assert not covered(str(venv / "lib"), roots)
     assert str(venv / "pyvenv.cfg") in compute_runtime_files(gathered)
     for source_dir in SOURCE_DIRS:
         assert covered(source_dir, roots)

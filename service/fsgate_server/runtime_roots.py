@@ -275,7 +275,11 @@ def _existing_dirs(paths: Iterable[str]) -> tuple[str, ...]:
 
 
 def _stdlib_dirs() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
+    # In a venv, sysconfig's platstdlib is spelled from the venv's own prefix, where it only
+    # holds the venv's site-packages; the standard library lives under the base prefixes.
+    paths = sysconfig.get_paths(
+        vars={"installed_base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+    )
     dirs = [paths["stdlib"], paths["platstdlib"]]
     # DESTSHARED is a build-time path; relocated builds (python-build-standalone) carry a
     # stale one, so sys.path is the authority and DESTSHARED only counts if it exists.

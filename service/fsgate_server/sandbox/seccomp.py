@@ -248,3 +248,7 @@ def install() -> None:
     fprog = _SockFprog(len=len(program) // 8, filter=ctypes.addressof(buffer))
     prctl(_PR_SET_NO_NEW_PRIVS, 1)
     prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+
+
+if MACHINE in _AUDIT_ARCH:
+    compile_filter()  # assemble in the server at import, so each forked helper reuses it
