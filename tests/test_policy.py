@@ -7,9 +7,6 @@ import posixpath
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from fsgate._reasons import Reason
 from fsgate_server import policy
 from fsgate_server.policy import (
@@ -25,6 +22,8 @@ from fsgate_server.policy import (
     normalize,
     resolve,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 WS = Root("/ws", writable=True)
 REF = Root("/ref", writable=False)
@@ -573,7 +572,7 @@ def test_write_with_empty_writable_roots_fails_outside_policy() -> None:
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
 
-def test_relative_path_without_cwd_fails_cwd_required() -> None:
+def test_relative_request_path_without_cwd_fails_cwd_required() -> None:
     with pytest.raises(PolicyError) as exc:
         resolve("a.txt", None, CEILING, write=False)
     assert reason_of(exc) == Reason.CWD_REQUIRED
@@ -699,7 +698,7 @@ def test_case_and_unicode_variants_of_a_denied_path_are_different_names() -> Non
 _NAMES = st.sampled_from(["a", "b", "ab", "a.", ".a", "...", "é", " "])
 _SEGMENTS = st.one_of(_NAMES, st.sampled_from([".", "..", ""]))
 _ANY_NAME = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00/"),
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00/"),
     min_size=1,
     max_size=20,
 )

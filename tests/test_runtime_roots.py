@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import struct
@@ -10,10 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import fsgate
 import fsgate_server
+import pytest
 from fsgate_server import runtime_roots as rr
 from fsgate_server.policy import is_within
 from fsgate_server.runtime_roots import (
@@ -338,10 +336,12 @@ def test_real_venv_grants_both_its_bin_dir_and_the_base_interpreter_dir(tmp_path
     assert done.returncode == 0, done.stderr
     raw = json.loads(done.stdout)
     gathered = RuntimeFacts(
-        **{
-            f.name: tuple(raw[f.name]) if isinstance(raw[f.name], list) else raw[f.name]
-            for f in dataclasses.fields(RuntimeFacts)
-        }
+        executable=raw["executable"],
+        real_executable=raw["real_executable"],
+        stdlib_dirs=tuple(raw["stdlib_dirs"]),
+        package_dirs=tuple(raw["package_dirs"]),
+        library_dirs=tuple(raw["library_dirs"]),
+        startup_files=tuple(raw["startup_files"]),
     )
 
     assert gathered.executable == str(alias)

@@ -15,7 +15,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 import grpc
 
-from fsgate._errors import FsgateError, Unavailable, from_rpc_error
+from fsgate._errors import FsgateError, from_rpc_error
 from fsgate._types import (
     DirEntry,
     FileInfo,
@@ -37,6 +37,8 @@ MiB = 1024 * 1024
 DEFAULT_WRITE_CHUNK = 1 * MiB
 #: Largest write chunk: leaves room for framing under gRPC's default 4 MiB message limit.
 MAX_WRITE_CHUNK = 4 * MiB - 64 * 1024
+#: The gRPC channel argument that bounds one connection attempt, in milliseconds.
+_CONNECT_TIMEOUT_OPTION = "grpc.min_reconnect_backoff_ms"
 #: The timeouts a Client uses unless given others.
 DEFAULT_TIMEOUTS = Timeouts()
 
@@ -322,6 +324,10 @@ class Client(_ClientBase):
     ) -> None:
         super().__init__(target, token=token, policy=policy, timeouts=timeouts)
         channel_options = list(options or ())
+        if not any(key == _CONNECT_TIMEOUT_OPTION for key, _ in channel_options):
+            # gRPC core bounds each connection attempt (TCP + TLS + HTTP/2 handshake) by
+            # this argument; it is the only connect timeout that needs no polling thread.
+            channel_options.append((_CONNECT_TIMEOUT_OPTION, int(timeouts.connect * 1000)))
         if credentials is None:
             self._channel = grpc.insecure_channel(target, options=channel_options)
         else:
@@ -330,8 +336,6 @@ class Client(_ClientBase):
             _Stub,
             fsgate_pb2_grpc.FileSystemServiceStub(self._channel),  # type: ignore[no-untyped-call]
         )
-        # Set after the channel was seen READY; cleared when a call fails UNAVAILABLE.
-        self._connected = False
         self._closed = False
         self._lock = threading.Lock()
 
@@ -357,27 +361,11 @@ class Client(_ClientBase):
         try:
             yield
         except grpc.RpcError as exc:
-            error = from_rpc_error(exc, path=path)
-            if isinstance(error, Unavailable):
-                self._connected = False
-            raise error from exc
+            raise from_rpc_error(exc, path=path) from exc
 
-    def _ready(self, path: str) -> None:
-        """Wait up to ``timeouts.connect`` for the channel, unless it is known to be up."""
+    def _check_open(self) -> None:
         if self._closed:
             raise ValueError("fsgate Client is closed")
-        if self._connected:
-            return
-        future = grpc.channel_ready_future(self._channel)
-        try:
-            future.result(timeout=self._timeouts.connect)
-        except grpc.FutureTimeoutError:
-            future.cancel()
-            raise Unavailable(
-                f"could not connect to {self._target} within {self._timeouts.connect:g} s",
-                path=path,
-            ) from None
-        self._connected = True
 
     # ReadFile
     def open_read(
@@ -400,7 +388,7 @@ class Client(_ClientBase):
         p = fspath(path)
         request = self._read_request(p, policy, offset, length, chunk_size)
         deadline = self._transfer_timeout(timeout)
-        self._ready(p)
+        self._check_open()
         with self._errors(p):
             call = self._stub.ReadFile(request, timeout=deadline, metadata=self._metadata)
             responses = iter(call)
@@ -526,7 +514,7 @@ class Client(_ClientBase):
             if_version=if_version, file_mode=file_mode, chunk_size=chunk_size,
         )
         deadline = self._transfer_timeout(timeout)
-        self._ready(p)
+        self._check_open()
         with self._errors(p):
             try:
                 response = self._stub.WriteFile(
@@ -559,7 +547,7 @@ class Client(_ClientBase):
         p = fspath(path)
         request = self._list_request(p, policy, depth, page_size, page_token)
         deadline = self._call_timeout(timeout)
-        self._ready(p)
+        self._check_open()
         with self._errors(p):
             response = self._stub.ListDir(request, timeout=deadline, metadata=self._metadata)
         return self._list_page(response)
@@ -605,7 +593,7 @@ class Client(_ClientBase):
         p = fspath(path)
         request = self._stat_request(p, policy, follow_symlinks)
         deadline = self._call_timeout(timeout)
-        self._ready(p)
+        self._check_open()
         with self._errors(p):
             response = self._stub.Stat(request, timeout=deadline, metadata=self._metadata)
         return FileInfo.from_proto(response.info)

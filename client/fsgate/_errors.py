@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # .pyi, no py.typed
+from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from fsgate._reasons import DOMAIN, Reason

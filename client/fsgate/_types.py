@@ -213,9 +213,10 @@ class Timeouts:
     """Deadlines of the client, in seconds. Every call has one; none may be None.
 
     Attributes:
-        connect: how long a call waits for the channel to connect before failing
-            :class:`fsgate.Unavailable` (5 s). Checked only until a call succeeds, and
-            again after a call fails UNAVAILABLE.
+        connect: how long one connection attempt (TCP or unix connect, TLS and HTTP/2
+            handshakes) may take before the call fails :class:`fsgate.Unavailable` (5 s).
+            Calls are fail-fast: a refused connection fails at once, it is not retried
+            until the deadline.
         call: deadline of each unary call -- Stat, and each ListDir page (30 s).
         transfer: deadline of a whole ReadFile or WriteFile stream, including the time
             the caller takes to consume or produce the data (300 s).

@@ -42,6 +42,14 @@ class Config:
     """Longest a helper may run for one request, in seconds."""
     queue_timeout: float = 2.0
     """How long a request waits for a free helper slot before BUSY, in seconds."""
+    auth_token_file: str = ""
+    """File of accepted bearer tokens, one per line; reloaded on SIGHUP. Empty: no auth."""
+    tls_cert: str = ""
+    """PEM server certificate; with --tls-key enables TLS."""
+    tls_key: str = ""
+    """PEM private key of --tls-cert."""
+    tls_client_ca: str = ""
+    """PEM CA bundle; when set, clients must present a certificate it signed (mTLS)."""
     log_format: str = "auto"
     """json, console, or auto (console on a TTY, else JSON)."""
     log_level: str = "info"
@@ -116,6 +124,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("helper_pool_size", _positive_int, metavar="N"),
     Option("helper_timeout", _positive_float, metavar="SECONDS"),
     Option("queue_timeout", _positive_float, metavar="SECONDS"),
+    Option("auth_token_file", str, metavar="FILE"),
+    Option("tls_cert", str, metavar="FILE"),
+    Option("tls_key", str, metavar="FILE"),
+    Option("tls_client_ca", str, metavar="FILE"),
     Option("log_format", _choice("auto", "json", "console")),
     Option("log_level", _choice("debug", "info", "warning", "error")),
 )
@@ -177,6 +189,10 @@ def validate(config: Config) -> None:
         raise ConfigError("--root: at least one root is required")
     if not config.listen:
         raise ConfigError("--listen: at least one address is required")
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ConfigError("--tls-cert and --tls-key: give both or neither")
+    if config.tls_client_ca and not config.tls_cert:
+        raise ConfigError("--tls-client-ca: needs --tls-cert and --tls-key")
 
 
 def parse_args_for_test(argv: Sequence[str]) -> Config:

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import signal
 import threading
 from concurrent import futures
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import grpc
 import structlog
 from fsgate.v1 import fsgate_pb2_grpc
 
-from . import backends
+from . import auth, backends
 from .config import Config, ConfigError
 from .confinement import HelperSettings
 from .executor import Executor
@@ -41,10 +44,26 @@ def is_local_address(addr: str) -> bool:
 
 
 def check_listen(config: Config) -> None:
+    if config.auth_token_file or config.tls_cert:
+        return
     for addr in config.listen:
         if not is_local_address(addr):
             raise ConfigError(f"--listen {addr}: refusing a non-loopback TCP address without "
-                              "authentication or TLS (listen on 127.0.0.1 or unix:PATH)")
+                              "authentication or TLS (use --auth-token-file and/or --tls-cert/"
+                              "--tls-key, or listen on 127.0.0.1 or unix:PATH)")
+
+
+def security(config: Config) -> tuple[list[Any], grpc.ServerCredentials | None,
+                                      auth.TokenStore | None]:
+    """Interceptors, credentials and token store for the configured auth and TLS."""
+    store = auth.TokenStore(Path(config.auth_token_file)) if config.auth_token_file else None
+    interceptors = [auth.TokenAuthInterceptor(store)] if store else []
+    creds = None
+    if config.tls_cert:
+        creds = auth.server_credentials(Path(config.tls_cert), Path(config.tls_key),
+                                        Path(config.tls_client_ca) if config.tls_client_ca
+                                        else None)
+    return interceptors, creds, store
 
 
 def helper_settings(config: Config, *, landlock: bool = True) -> HelperSettings:
@@ -60,6 +79,7 @@ class Running:
     executor: Executor
     servicer: FileSystemServicer
     ports: list[int]
+    tokens: auth.TokenStore | None = None
 
     def stop(self, grace: float | None = 5.0) -> None:
         self.servicer.draining = True
@@ -69,6 +89,10 @@ class Running:
 
 def start(config: Config) -> Running:
     check_listen(config)
+    try:
+        interceptors, creds, store = security(config)
+    except auth.TokenFileError as exc:
+        raise ConfigError(str(exc)) from exc
     backend = backends.choose(config.sandbox)
     # The fork server must be exec'd before grpc.server() starts any thread.
     executor = backends.start(backend, helper_settings(config),
@@ -80,27 +104,33 @@ def start(config: Config) -> Running:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_concurrent_helpers + 8,
                                        thread_name_prefix="fsgate-rpc"),
+            interceptors=interceptors,
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.so_reuseport", 0)])
         fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(  # type: ignore[no-untyped-call]
             servicer, server)
         ports = []
-        for addr in config.listen:
-            try:
-                port = server.add_insecure_port(addr)
-            except RuntimeError as exc:
-                raise ConfigError(f"--listen {addr}: cannot listen: {exc}") from exc
-            if port == 0 and not addr.startswith("unix"):
-                raise ConfigError(f"--listen {addr}: cannot listen there")
-            ports.append(port)
-        server.start()
+        old_umask = os.umask(0o117)  # Unix sockets are created 0660, never world-writable
+        try:
+            for addr in config.listen:
+                try:
+                    port = (server.add_secure_port(addr, creds) if creds
+                            else server.add_insecure_port(addr))
+                except RuntimeError as exc:
+                    raise ConfigError(f"--listen {addr}: cannot listen: {exc}") from exc
+                if port == 0 and not addr.startswith("unix"):
+                    raise ConfigError(f"--listen {addr}: cannot listen there")
+                ports.append(port)
+            server.start()
+        finally:
+            os.umask(old_umask)
     except BaseException:
         executor.stop()
         raise
     log.info("serving", listen=list(config.listen), ports=ports, backend=backend,
              config=config.describe(), runtime_roots=list(executor_roots(executor)))
-    return Running(server, executor, servicer, ports)
+    return Running(server, executor, servicer, ports, store)
 
 
 def executor_roots(executor: Executor) -> tuple[str, ...]:
@@ -117,6 +147,9 @@ def serve_forever(running: Running, grace: float = 5.0) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if running.tokens is not None:
+        tokens = running.tokens
+        signal.signal(signal.SIGHUP, lambda _s, _f: tokens.reload())
     stop.wait()
     running.stop(grace)
     log.info("stopped")

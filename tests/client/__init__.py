@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from fsgate.v1 import fsgate_pb2, fsgate_pb2_grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-
-from fsgate.v1 import fsgate_pb2, fsgate_pb2_grpc
 
 MTIME = datetime.datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=datetime.UTC)
 
@@ -79,6 +78,15 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
     read_ended: threading.Event = field(default_factory=threading.Event)
     #: Stat: wait for this event before answering (deadline tests).
     stat_gate: threading.Event | None = None
+
+    def reset(self, files: dict[str, bytes] | None = None) -> None:
+        """Back to a fresh fake (for a server shared between tests); releases any gate."""
+        for gate in (self.read_gate, self.stat_gate):
+            if gate is not None:
+                gate.set()
+        fresh = FakeFileSystem(files=dict(files or {}))
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
 
     def _begin(self, method: str, request: Any, context: grpc.ServicerContext) -> None:
         self.captured.append(Captured(method, request, dict(context.invocation_metadata())))

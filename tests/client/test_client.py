@@ -6,15 +6,15 @@ import ast
 import datetime
 import io
 import pathlib
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 
+import fsgate
 import grpc
 import pytest
-
-import fsgate
 from fsgate import Client, FileType, Policy, Timeouts, WriteMode
 from fsgate._reasons import STATUS_CODE
 from fsgate.v1 import fsgate_pb2
@@ -24,21 +24,37 @@ from . import MTIME, FakeFileSystem, file_info, serve, status_with_reason
 CLIENT_DIR = pathlib.Path(fsgate.__file__).parent
 
 
-@pytest.fixture
-def fake() -> FakeFileSystem:
-    return FakeFileSystem(files={"/ws/a.txt": b"hello, world"})
+# One server and one client per module (closing a just-connected channel costs ~0.2 s);
+# the fake is reset before every test.
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[FakeFileSystem, str]]:
+    servicer = FakeFileSystem()
+    with serve(servicer) as target:
+        yield servicer, target
 
 
 @pytest.fixture
-def target(fake: FakeFileSystem) -> Iterator[str]:
-    with serve(fake) as target:
-        yield target
+def fake(server: tuple[FakeFileSystem, str]) -> Iterator[FakeFileSystem]:
+    servicer, _ = server
+    servicer.reset(files={"/ws/a.txt": b"hello, world"})
+    yield servicer
+    servicer.reset()
 
 
 @pytest.fixture
-def client(target: str) -> Iterator[Client]:
-    with Client(target, timeouts=Timeouts(connect=5, call=10, transfer=10)) as client:
+def target(server: tuple[FakeFileSystem, str], fake: FakeFileSystem) -> str:
+    return server[1]
+
+
+@pytest.fixture(scope="module")
+def shared_client(server: tuple[FakeFileSystem, str]) -> Iterator[Client]:
+    with Client(server[1], timeouts=Timeouts(connect=5, call=10, transfer=10)) as client:
         yield client
+
+
+@pytest.fixture
+def client(shared_client: Client, fake: FakeFileSystem) -> Client:
+    return shared_client
 
 
 # --- the package surface -------------------------------------------------------------------
@@ -454,9 +470,12 @@ def test_list_dir_stops_on_a_cycling_page_token() -> None:
             token = "b" if request.page_token == "a" else "a"
             return fsgate_pb2.ListDirResponse(entries=[_entry("x")], next_page_token=token)
 
-    with serve(Cycling()) as target, Client(target) as client:
-        with pytest.raises(fsgate.FsgateError, match="repeated a page token"):
-            list(client.list_dir("/ws"))
+    with (
+        serve(Cycling()) as target,
+        Client(target) as client,
+        pytest.raises(fsgate.FsgateError, match="repeated a page token"),
+    ):
+        list(client.list_dir("/ws"))
 
 
 # --- Stat, deadlines, connection --------------------------------------------------------------
@@ -478,13 +497,30 @@ def test_client_deadline_raises_deadline_exceeded(fake: FakeFileSystem,
     assert info.value.path == "/ws/a.txt"
 
 
-def test_no_server_raises_unavailable_after_the_connect_timeout(tmp_path: pathlib.Path) -> None:
-    with Client(f"unix:{tmp_path}/nobody.sock", timeouts=Timeouts(connect=0.2)) as client:
-        with pytest.raises(fsgate.Unavailable) as info:
-            client.stat("/ws/a.txt")
+def test_no_server_raises_unavailable_at_once(tmp_path: pathlib.Path) -> None:
+    with (
+        Client(f"unix:{tmp_path}/nobody.sock") as client,
+        pytest.raises(fsgate.Unavailable) as info,
+    ):
+        client.stat("/ws/a.txt", timeout=30)
 
     assert isinstance(info.value, ConnectionError)
     assert info.value.code is grpc.StatusCode.UNAVAILABLE
+    assert info.value.reason is None
+
+
+def test_a_hanging_connect_fails_after_the_connect_timeout() -> None:
+    # A socket that listens but never accepts: the kernel completes the TCP handshake,
+    # the HTTP/2 one never finishes.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with (
+            Client(f"127.0.0.1:{port}", timeouts=Timeouts(connect=0.5)) as client,
+            pytest.raises(fsgate.Unavailable),
+        ):
+            client.stat("/ws/a.txt", timeout=30)
 
 
 def test_a_closed_client_refuses_calls(target: str) -> None:

@@ -6,13 +6,12 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
+import fsgate
 import grpc
 import pytest
-from google.rpc import status_pb2
-
-import fsgate
 from fsgate._errors import exception_for, from_rpc_error
 from fsgate._reasons import STATUS_CODE, Reason
+from google.rpc import status_pb2
 
 from . import status_with_reason
 
