@@ -132,20 +132,28 @@ def _data_chunks(data: WriteData, chunk_size: int) -> Iterator[bytes]:
 class _WriteRequests:
     """The WriteFile request stream: the header, then the data chunks.
 
-    gRPC consumes this on its own thread and turns an exception into a bare
-    CANCELLED/UNKNOWN status -- which cancels the write, as it must -- so the exception
-    is kept here for :meth:`Client.write_file` to re-raise in the caller's thread.
+    gRPC consumes it on its own thread. If the data source fails, the call is cancelled
+    *before* the stream ends -- ending it would half-close the stream and commit a
+    truncated file -- and the error is kept for :meth:`Client.write_file` to re-raise in
+    the caller's thread. (Raising here would also cancel, but gRPC logs a traceback.)
     """
 
     def __init__(self, header: fsgate_pb2.WriteFileRequest.Header, chunks: Iterator[bytes]):
         self._header = header
         self._chunks = chunks
+        self._call: grpc.Future[Any] | None = None
+        self._attached = threading.Event()
         self.error: Exception | None = None
+
+    def attach(self, call: grpc.Future[Any] | None) -> None:
+        """Hand over the call this stream feeds; None if starting the call failed."""
+        self._call = call
+        self._attached.set()
 
     def __iter__(self) -> Iterator[fsgate_pb2.WriteFileRequest]:
         yield fsgate_pb2.WriteFileRequest(header=self._header)
         while True:
-            # Only the data source's own errors are kept; GeneratorExit at a yield (gRPC
+            # Only the data source's own errors are caught; GeneratorExit at a yield (gRPC
             # stopping early because the call already failed) is not one of them.
             try:
                 chunk = next(self._chunks)
@@ -153,7 +161,11 @@ class _WriteRequests:
                 return
             except Exception as exc:
                 self.error = exc
-                raise
+                self._attached.wait()
+                if self._call is None:
+                    raise  # no call to cancel; gRPC cancels on the exception instead
+                self._call.cancel()
+                return  # gRPC sees the call cancelled and never half-closes it
             yield fsgate_pb2.WriteFileRequest(data=chunk)
 
 
@@ -517,13 +529,26 @@ class Client(_ClientBase):
         self._check_open()
         with self._errors(p):
             try:
-                response = self._stub.WriteFile(
+                call = self._stub.WriteFile.future(
                     iter(requests), timeout=deadline, metadata=self._metadata
                 )
-            except grpc.RpcError:
+            except BaseException:
+                requests.attach(None)
+                raise
+            requests.attach(call)
+            try:
+                response = call.result()
+            except (grpc.RpcError, grpc.FutureCancelledError) as exc:
                 if requests.error is not None:
                     # The caller's data source failed; that is the error worth seeing.
                     raise requests.error from None
+                if isinstance(exc, grpc.FutureCancelledError):
+                    raise FsgateError(
+                        "write cancelled", code=grpc.StatusCode.CANCELLED, path=p
+                    ) from exc
+                raise
+            except BaseException:  # e.g. KeyboardInterrupt: do not leave the call running
+                _cancel(call)
                 raise
         return WriteResult(
             info=FileInfo.from_proto(response.info), bytes_written=response.bytes_written

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .policy import Root
+from .protected import DEFAULT_PROTECTED
+from .protected import validate as validate_globs
 
 GiB = 1 << 30
 
@@ -26,6 +28,9 @@ class Config:
     """Addresses: HOST:PORT or unix:PATH."""
     sandbox: str = "auto"
     """Helper sandbox backend: auto, landlock or bwrap."""
+    protected_paths: tuple[str, ...] = DEFAULT_PROTECTED
+    """Globs below each writable root that stay readable but are never writable
+    (case-insensitive); giving --protected-path replaces the default."""
     max_read_bytes: int = 16 * GiB
     """Largest ReadFile range, in bytes (the stream itself is bounded in memory)."""
     max_write_bytes: int = 16 * GiB
@@ -116,6 +121,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("root", _list_of(Root.parse), multiple=True, metavar="PATH[:rw|:ro]"),
     Option("listen", _list_of(str), multiple=True, metavar="ADDR"),
     Option("sandbox", _choice("auto", "landlock", "bwrap")),
+    Option("protected_path", _list_of(lambda g: validate_globs([g])[0]), multiple=True,
+           metavar="GLOB"),
     Option("max_read_bytes", _positive_int, metavar="BYTES"),
     Option("max_write_bytes", _positive_int, metavar="BYTES"),
     Option("max_list_depth", _positive_int, metavar="N"),
@@ -131,7 +138,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_format", _choice("auto", "json", "console")),
     Option("log_level", _choice("debug", "info", "warning", "error")),
 )
-_FIELD = {"root": "roots"}
+_FIELD = {"root": "roots", "protected_path": "protected_paths"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -48,11 +48,14 @@ Effective policy (SPEC §1)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from fsgate._reasons import Reason
+
+from .protected import is_protected
 
 __all__ = [
     "MAX_NAME_BYTES",
@@ -170,14 +173,29 @@ class EffectivePolicy:
     readable: tuple[str, ...]
     writable: tuple[str, ...]
     denied: tuple[str, ...]
+    protected: tuple[str, ...] = ()
+    """Server-side globs (see protected.py): readable, never writable."""
 
     def can_read(self, path: str) -> bool:
         """Whether ``path`` (absolute) is within a readable root and no denied path."""
-        return _within_any(path, self.readable) and not _within_any(path, self.denied)
+        return _within_any(path, self.readable) and not self.is_denied(path)
 
     def can_write(self, path: str) -> bool:
-        """Whether ``path`` (absolute) is within a writable root and no denied path."""
-        return _within_any(path, self.writable) and not _within_any(path, self.denied)
+        """Whether ``path`` (absolute) is writable: within a writable root, not denied, not
+        protected."""
+        return (_within_any(path, self.writable) and not self.is_denied(path)
+                and not self.is_protected(path))
+
+    def is_denied(self, path: str) -> bool:
+        """Denied paths match case-insensitively: on a case-insensitive file system a case
+        variant reaches the same file, so it is refused everywhere."""
+        if not self.denied:
+            return False
+        folded = path.casefold()
+        return any(is_within(folded, d.casefold()) for d in self.denied)
+
+    def is_protected(self, path: str) -> bool:
+        return bool(self.protected) and is_protected(path, self.writable, self.protected)
 
 
 def check_path_string(path: str) -> None:
@@ -226,7 +244,8 @@ def effective_policy(ceiling: Sequence[Root], request: RequestPolicy | None) -> 
 
 
 def resolve(
-    path: str, request: RequestPolicy | None, ceiling: Sequence[Root], *, write: bool
+    path: str, request: RequestPolicy | None, ceiling: Sequence[Root], *, write: bool,
+    protected: Sequence[str] = (),
 ) -> tuple[str, EffectivePolicy]:
     """Validate and normalize a request; return its normalized path and effective policy.
 
@@ -241,6 +260,14 @@ def resolve(
     cwd = _cwd_for(path, request)
     normalized = _normalize(path, cwd, Reason.INVALID_PATH, "path")
     effective = _effective(ceiling, None if request is None else _normalized_entries(request, cwd))
+    if protected:
+        effective = dataclasses.replace(effective, protected=tuple(protected))
+    if write and effective.is_protected(normalized):
+        raise PolicyError(
+            Reason.PROTECTED_PATH,
+            f"{normalized} is a protected path: readable, never writable",
+            normalized,
+        )
     if write and not effective.can_write(normalized):
         raise PolicyError(
             Reason.OUTSIDE_POLICY,

@@ -129,7 +129,8 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
 
     def _resolve(self, path: str, msg: Any, *, write: bool) -> tuple[str, policy.EffectivePolicy]:
         try:
-            return policy.resolve(path, request_policy(msg), self.roots, write=write)
+            return policy.resolve(path, request_policy(msg), self.roots, write=write,
+                                  protected=self.config.protected_paths)
         except policy.PolicyError as exc:
             raise ServiceError(exc.reason, exc.message, exc.path or path) from exc
 

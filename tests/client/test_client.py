@@ -398,17 +398,18 @@ def test_write_file_refuses_a_text_file(client: Client) -> None:
 
 
 def test_a_failing_data_source_cancels_the_write_and_raises_its_error(
-    fake: FakeFileSystem, client: Client
+    fake: FakeFileSystem, client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     def source() -> Iterator[bytes]:
         yield b"partial"
         raise OSError("disk on fire")
 
     with pytest.raises(OSError, match="disk on fire") as info:
-        client.write_file("/ws/a.txt", source())
+        client.write_file("/ws/a.txt", source(), chunk_size=4)
 
     assert not isinstance(info.value, fsgate.FsgateError)
-    assert fake.files["/ws/a.txt"] == b"hello, world"
+    assert fake.files["/ws/a.txt"] == b"hello, world"  # never committed
+    assert [r for r in caplog.records if r.name.startswith("grpc")] == []
 
 
 def test_write_file_rejects_an_oversized_chunk_size(client: Client) -> None:

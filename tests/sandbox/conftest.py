@@ -20,7 +20,7 @@ except ImportError:  # not installed: run from the source tree
     _ROOT = Path(__file__).resolve().parents[2]
     sys.path[:0] = [str(_ROOT / "service"), str(_ROOT / "client")]
 
-from fsgate_server.sandbox import landlock
+from fsgate_server.sandbox import landlock, rlimits
 
 CHILD_TIMEOUT_S = 10.0
 
@@ -96,6 +96,18 @@ def in_child() -> Callable[[Callable[[int], object]], ChildResult]:
 @pytest.fixture(name="errno_of")
 def errno_of_fixture() -> Callable[[Callable[[], object]], int | None]:
     return errno_of
+
+
+@pytest.fixture
+def address_space() -> int:
+    """An RLIMIT_AS with 1 GiB of room above this process's current size.
+
+    The default (1 GiB, counted from zero) suits a small helper; pytest after the
+    integration suites can be bigger than that, and its forked children start that big.
+    """
+    with open("/proc/self/statm", "rb") as f:
+        current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    return max(rlimits.DEFAULT_ADDRESS_SPACE_BYTES, current + (1 << 30))
 
 
 @pytest.fixture

@@ -50,7 +50,11 @@ def test_confine_steps_run_in_documented_order() -> None:
 
 
 def test_confine_applies_every_layer(
-    in_child: Runner, errno_of: ErrnoOf, landlock_abi: int, roots: dict[str, Path]
+    in_child: Runner,
+    errno_of: ErrnoOf,
+    landlock_abi: int,
+    roots: dict[str, Path],
+    address_space: int,
 ) -> None:
     stray = os.open("/dev/null", os.O_RDONLY)  # an inherited descriptor the helper must lose
     try:
@@ -61,7 +65,9 @@ def test_confine_applies_every_layer(
                     read_exec=(STDLIB,),
                     read=(str(roots["readable"]),),
                     write=(str(roots["writable"]),),
-                    limits=Limits(open_files=32, file_size_bytes=1 << 20),
+                    limits=Limits(
+                        open_files=32, file_size_bytes=1 << 20, address_space_bytes=address_space
+                    ),
                     keep_fds=(report_fd,),
                 )
             )
@@ -91,7 +97,11 @@ def test_confine_applies_every_layer(
 
 
 def test_confined_child_can_import_a_stdlib_module_not_yet_imported(
-    in_child: Runner, errno_of: ErrnoOf, landlock_abi: int, roots: dict[str, Path]
+    in_child: Runner,
+    errno_of: ErrnoOf,
+    landlock_abi: int,
+    roots: dict[str, Path],
+    address_space: int,
 ) -> None:
     # decimal loads a C extension from lib-dynload; json.tool is pure Python.
     fresh = [m for m in ("decimal", "json.tool") if m not in sys.modules]
@@ -100,7 +110,11 @@ def test_confined_child_can_import_a_stdlib_module_not_yet_imported(
     def child(report_fd: int) -> object:
         confine(
             Confinement(
-                read_exec=(STDLIB,), read=(), write=(), limits=Limits(), keep_fds=(report_fd,)
+                read_exec=(STDLIB,),
+                read=(),
+                write=(),
+                limits=Limits(address_space_bytes=address_space),
+                keep_fds=(report_fd,),
             )
         )
         for name in fresh:
@@ -131,10 +145,12 @@ def test_confine_refuses_to_run_with_a_second_thread(in_child: Runner) -> None:
 
 
 def test_confine_without_landlock_still_filters_syscalls_and_limits(
-    in_child: Runner, errno_of: ErrnoOf, roots: dict[str, Path]
+    in_child: Runner, errno_of: ErrnoOf, roots: dict[str, Path], address_space: int
 ) -> None:
+    limits = Limits(open_files=32, address_space_bytes=address_space)
+
     def child(report_fd: int) -> object:
-        confine(Confinement((), (), (), Limits(open_files=32), (report_fd,), landlock=False))
+        confine(Confinement((), (), (), limits, (report_fd,), landlock=False))
         return (
             (roots["outside"] / "secret").read_text(),  # bwrap's mount namespace guards this
             errno_of(lambda: socket.socket(socket.AF_INET)),

@@ -32,10 +32,10 @@ def test_limits_reject_non_positive_values(field: str) -> None:
 
 
 def test_rlimit_fsize_fails_a_large_write_with_efbig_instead_of_sigxfsz(
-    in_child: Runner, tmp_path: Path
+    in_child: Runner, tmp_path: Path, address_space: int
 ) -> None:
     def child(_fd: int) -> object:
-        rlimits.apply(Limits(file_size_bytes=4096))
+        rlimits.apply(Limits(file_size_bytes=4096, address_space_bytes=address_space))
         fd = os.open(tmp_path / "big", os.O_WRONLY | os.O_CREAT, 0o600)
         written = os.write(fd, b"x" * 8192)  # short write up to the limit
         try:
@@ -49,9 +49,11 @@ def test_rlimit_fsize_fails_a_large_write_with_efbig_instead_of_sigxfsz(
     assert (tmp_path / "big").stat().st_size == 4096
 
 
-def test_rlimit_nofile_refuses_descriptors_past_the_limit(in_child: Runner) -> None:
+def test_rlimit_nofile_refuses_descriptors_past_the_limit(
+    in_child: Runner, address_space: int
+) -> None:
     def child(_fd: int) -> object:
-        rlimits.apply(Limits(open_files=16))
+        rlimits.apply(Limits(open_files=16, address_space_bytes=address_space))
         opened = []
         try:
             while True:
@@ -63,12 +65,12 @@ def test_rlimit_nofile_refuses_descriptors_past_the_limit(in_child: Runner) -> N
 
 
 def test_rlimit_address_space_turns_a_huge_allocation_into_memory_error(
-    in_child: Runner,
+    in_child: Runner, address_space: int
 ) -> None:
     def child(_fd: int) -> object:
-        rlimits.apply(Limits())
+        rlimits.apply(Limits(address_space_bytes=address_space))
         try:
-            bytearray(2 << 30)
+            bytearray(address_space)
         except MemoryError:
             return "MemoryError"
         return "allocated"
@@ -77,11 +79,11 @@ def test_rlimit_address_space_turns_a_huge_allocation_into_memory_error(
 
 
 def test_rlimit_apply_sets_soft_and_hard_and_never_raises_the_hard_limit(
-    in_child: Runner,
+    in_child: Runner, address_space: int
 ) -> None:
     def child(_fd: int) -> object:
         resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
-        rlimits.apply(Limits(cpu_seconds=7, open_files=1000))
+        rlimits.apply(Limits(cpu_seconds=7, open_files=1000, address_space_bytes=address_space))
         return resource.getrlimit(resource.RLIMIT_NOFILE), resource.getrlimit(resource.RLIMIT_CPU)
 
     assert in_child(child).value == ((32, 32), (7, 7))

@@ -59,6 +59,7 @@ class Request:
                 readable=tuple(obj["readable"]),
                 writable=tuple(obj["writable"]),
                 denied=tuple(obj["denied"]),
+                protected=tuple(obj.get("protected", ())),
             )
             return cls(op=str(obj["op"]), path=str(obj["path"]), policy=policy,
                        args=dict(obj.get("args", {})))
@@ -68,7 +69,7 @@ class Request:
     def to_json(self) -> dict[str, Any]:
         return {"op": self.op, "path": self.path, "readable": list(self.policy.readable),
                 "writable": list(self.policy.writable), "denied": list(self.policy.denied),
-                "args": self.args}
+                "protected": list(self.policy.protected), "args": self.args}
 
 
 # --- file facts ---------------------------------------------------------------------------
@@ -263,6 +264,16 @@ def _walk(dfd: int, real: bytes, depth: int, policy: EffectivePolicy, budget: in
 
 # --- write --------------------------------------------------------------------------------
 
+def require_writable(req: Request, real: str) -> None:
+    """The real target of a write must be writable; protected paths say so by name."""
+    if req.policy.can_write(real):
+        return
+    if req.policy.is_protected(real):
+        raise OpError(Reason.PROTECTED_PATH,
+                      f"{req.path}: leads to a protected path: readable, never writable")
+    raise OpError(Reason.SANDBOX_DENIED, f"{req.path}: access denied by the sandbox")
+
+
 def op_write(sock: socket.socket, req: Request) -> None:
     args = req.args
     create_new = bool(args.get("create_new", False))
@@ -316,9 +327,11 @@ def _open_parent(parent: str, req: Request, create: bool) -> int:
             missing.append(leaf)
     for leaf in reversed(missing):
         where = fd_path(fd).rstrip("/") + "/" + leaf
-        if not req.policy.can_write(where):
+        try:
+            require_writable(req, where)
+        except OpError:
             os.close(fd)
-            raise OpError(Reason.SANDBOX_DENIED, f"{req.path}: access denied by the sandbox")
+            raise
         try:
             os.mkdir(leaf, 0o755, dir_fd=fd)
         except FileExistsError:
@@ -345,8 +358,7 @@ def _follow_leaf_symlink(dfd: int, name: str, req: Request) -> tuple[int, str]:
     st = _lstat_or_none(name, dfd)
     if st is not None and stat.S_ISLNK(st.st_mode):
         target_path = os.path.realpath(target_path)
-        if not req.policy.can_write(target_path):
-            raise OpError(Reason.SANDBOX_DENIED, f"{req.path}: access denied by the sandbox")
+        require_writable(req, target_path)
         parent, name = os.path.split(target_path)
         new = open_checked(parent, req.policy.can_write, follow=True)
         try:
@@ -355,8 +367,7 @@ def _follow_leaf_symlink(dfd: int, name: str, req: Request) -> tuple[int, str]:
             os.close(new)
         os.close(dfd)
         return new_dfd, name
-    if not req.policy.can_write(target_path):
-        raise OpError(Reason.SANDBOX_DENIED, f"{req.path}: access denied by the sandbox")
+    require_writable(req, target_path)
     return dfd, name
 
 
