@@ -216,7 +216,7 @@ class Timeouts:
         connect: how long one connection attempt (TCP or unix connect, TLS and HTTP/2
             handshakes) may take before the call fails :class:`fsgate.Unavailable` (5 s).
             Calls are fail-fast: a refused connection fails at once, it is not retried
-            until the deadline.
+            until the deadline. gRPC's 1 s initial reconnect backoff is the effective floor.
         call: deadline of each unary call -- Stat, and each ListDir page (30 s).
         transfer: deadline of a whole ReadFile or WriteFile stream, including the time
             the caller takes to consume or produce the data (300 s).

@@ -396,3 +396,7 @@ def _cmd_stat(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _report(args, run)
+
+
+if __name__ == "__main__":  # python -m fsgate.cli
+    sys.exit(main())

@@ -1,11 +1,17 @@
 """Backend selection: probe what works on this host and start the chosen executor."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from .confinement import HelperSettings
 from .executor import Executor
+from .policy import Root
 from .sandbox import landlock
+from .sandbox.env import helper_env
 
 MIN_LANDLOCK_ABI = 1
 
@@ -33,8 +39,72 @@ def probe_landlock() -> Probe:
     return Probe("landlock", True, f"Landlock ABI {abi}")
 
 
-PROBES = {"landlock": probe_landlock}
-PREFERENCE = ("landlock",)
+BWRAP_PROBE_TIMEOUT = 10.0  # seconds; a working bwrap needs a few milliseconds
+
+
+def probe_bwrap() -> Probe:
+    """Find bwrap on the preserved PATH and run it once with the executor's namespaces."""
+    from .bwrap import NAMESPACE_FLAGS, find_bwrap
+
+    bwrap = find_bwrap()
+    if bwrap is None:
+        return Probe("bwrap", False,
+                     "bubblewrap is not installed (no bwrap on PATH "
+                     f"{helper_env(os.environ)['PATH']}): apt-get install bubblewrap (or "
+                     "dnf/apk add bubblewrap), or use --sandbox landlock")
+    argv = [bwrap, *NAMESPACE_FLAGS, "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+            "--", sys.executable, "-S", "-c", ""]
+    try:
+        done = subprocess.run(argv, env=helper_env(os.environ), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=BWRAP_PROBE_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return Probe("bwrap", False, f"{bwrap} did not finish a trivial sandbox within "
+                     f"{BWRAP_PROBE_TIMEOUT:g} s; use --sandbox landlock")
+    except OSError as exc:
+        return Probe("bwrap", False, f"cannot run {bwrap}: {exc}; reinstall bubblewrap "
+                     "(apt-get install --reinstall bubblewrap) or use --sandbox landlock")
+    if done.returncode == 0:
+        return Probe("bwrap", True, f"{bwrap} (user, pid, net, ipc, uts, cgroup namespaces)")
+    stderr = done.stderr.decode("utf-8", "replace").strip()
+    return Probe("bwrap", False, _bwrap_failure(bwrap, done.returncode, stderr))
+
+
+def _sysctl(name: str) -> str | None:
+    try:
+        with open("/proc/sys/" + name.replace(".", "/"), encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _bwrap_failure(bwrap: str, status: int, stderr: str) -> str:
+    """What is missing, and what to do, from a failed trial run and the host's sysctls."""
+    said = f"{bwrap} failed (exit {status}): {stderr or 'no message'}"
+    if _sysctl("user.max_user_namespaces") == "0":
+        return (f"{said}; user namespaces are disabled (user.max_user_namespaces = 0): "
+                "sysctl -w user.max_user_namespaces=15000, or use --sandbox landlock")
+    if os.geteuid() != 0 and _sysctl("kernel.unprivileged_userns_clone") == "0":
+        return (f"{said}; unprivileged user namespaces are disabled "
+                "(kernel.unprivileged_userns_clone = 0): sysctl -w "
+                "kernel.unprivileged_userns_clone=1, or use --sandbox landlock")
+    if os.geteuid() != 0 and _sysctl("kernel.apparmor_restrict_unprivileged_userns") == "1":
+        return (f"{said}; AppArmor restricts unprivileged user namespaces: give bwrap an "
+                "AppArmor profile that allows userns, or sysctl -w "
+                "kernel.apparmor_restrict_unprivileged_userns=0, or use --sandbox landlock")
+    if "proc" in stderr:
+        return (f"{said}; a new /proc cannot be mounted here (a container with a masked "
+                "/proc, e.g. Kubernetes without procMount: Unmasked): use --sandbox landlock")
+    if "namespace" in stderr or "uid map" in stderr or "Operation not permitted" in stderr:
+        return (f"{said}; user namespaces are not usable here (a container runtime's seccomp "
+                "profile or a missing CAP_SYS_ADMIN may block them): allow unshare(2) for "
+                "the server, or use --sandbox landlock")
+    return f"{said}; use --sandbox landlock"
+
+
+PROBES = {"bwrap": probe_bwrap, "landlock": probe_landlock}
+# Strongest first: bwrap builds the namespace from nothing and applies Landlock inside.
+PREFERENCE = ("bwrap", "landlock")
 
 
 def probe_all() -> list[Probe]:
@@ -56,10 +126,16 @@ def choose(requested: str) -> str:
     raise BackendUnavailable("no sandbox backend works on this host: " + "; ".join(reasons))
 
 
-def start(name: str, settings: HelperSettings, *, pool_size: int,
-          acquire_timeout: float) -> Executor:
+def start(name: str, settings: HelperSettings, *, pool_size: int, acquire_timeout: float,
+          roots: Sequence[Root]) -> Executor:
     if name == "landlock":
         from .pool import ForkServerExecutor
 
         return ForkServerExecutor(settings, size=pool_size, acquire_timeout=acquire_timeout)
+    if name == "bwrap":
+        from .bwrap import BwrapExecutor
+
+        # Landlock inside the namespace is a second wall wherever the kernel has it.
+        return BwrapExecutor(replace(settings, landlock=landlock.abi_version() > 0),
+                             roots=roots)
     raise BackendUnavailable(f"unknown backend {name!r}")

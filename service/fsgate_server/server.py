@@ -98,7 +98,7 @@ def start(config: Config) -> Running:
     executor = backends.start(backend, helper_settings(config),
                               pool_size=min(config.helper_pool_size,
                                             config.max_concurrent_helpers),
-                              acquire_timeout=config.queue_timeout)
+                              acquire_timeout=config.queue_timeout, roots=config.roots)
     try:
         servicer = FileSystemServicer(config, executor)
         server = grpc.server(

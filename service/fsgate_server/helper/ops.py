@@ -103,13 +103,23 @@ def fd_path(fd: int) -> str:
     return os.readlink(f"/proc/self/fd/{fd}")
 
 
+def _resolved(path: str) -> str:
+    """Where path leads, as far as it resolves; "" (visible nowhere) if that cannot be told,
+    for instance while an attacker swaps a component under us."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, RuntimeError):
+        return ""
+
+
 def classify(exc: OSError, path: str, visible: Callable[[str], bool]) -> OpError:
     """Map an errno to a reason without revealing anything outside the policy."""
     code = exc.errno
     if code in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
         # bwrap hides what lies outside its mounts as ENOENT; Landlock lets a lookup fail
         # with ENOENT before it can refuse. Either way, where the path leads decides.
-        if not visible(os.path.realpath(path)):
+        target = _resolved(path)
+        if not target or not visible(target):
             return OpError(Reason.SANDBOX_DENIED, f"{path}: access denied by the sandbox")
         if code == errno.ENOENT:
             return OpError(Reason.NOT_FOUND, f"{path}: no such file or directory")
