@@ -686,9 +686,16 @@ def test_names_are_taken_literally_in_policy_checks() -> None:
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
 
-def test_case_and_unicode_variants_of_a_denied_path_are_different_names() -> None:
-    request = RequestPolicy(denied_paths=("/ws/Secret", "/ws/\u00e9"))
-    assert resolve("/ws/secret", request, CEILING, write=False)[0] == "/ws/secret"
+def test_case_variant_of_a_denied_path_is_denied_too() -> None:
+    # A case-insensitive file system reaches the same file through it (issue 4).
+    request = RequestPolicy(denied_paths=("/ws/Secret",))
+    with pytest.raises(PolicyError) as err:
+        resolve("/ws/secret/key", request, CEILING, write=False)
+    assert err.value.reason is Reason.OUTSIDE_POLICY
+
+
+def test_unicode_normalization_variant_of_a_denied_path_is_a_different_name() -> None:
+    request = RequestPolicy(denied_paths=("/ws/\u00e9",))
     assert resolve("/ws/e\u0301", request, CEILING, write=False)[0] == "/ws/e\u0301"
 
 

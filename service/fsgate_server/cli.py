@@ -24,8 +24,14 @@ def _serve(args: argparse.Namespace) -> int:
     except (config_mod.ConfigError, backends.BackendUnavailable) as exc:
         print(f"fsgate serve: {exc}", file=sys.stderr)
         return 2
-    server.serve_forever(running)
+    server.serve_forever(running, cfg.shutdown_grace)
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    return doctor.main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the server")
     config_mod.add_arguments(serve)
     serve.set_defaults(func=_serve)
+    doctor = sub.add_parser("doctor", help="check which sandbox backends work on this host "
+                            "(exit status 0 when at least one does)")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.add_argument("--log-level", default="warning",
+                        choices=("debug", "info", "warning", "error"),
+                        help="level of the trial helpers' log lines, on stderr")
+    doctor.set_defaults(func=_doctor)
+    from .health import add_health_command  # grpc and the health stubs only
+
+    add_health_command(sub)
     client_cli.add_client_commands(sub)
     return parser
 

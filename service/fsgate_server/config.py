@@ -7,6 +7,7 @@ Precedence: flag > environment > file > default.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -55,12 +56,19 @@ class Config:
     """PEM private key of --tls-cert."""
     tls_client_ca: str = ""
     """PEM CA bundle; when set, clients must present a certificate it signed (mTLS)."""
+    metrics_listen: str = ""
+    """HOST:PORT to serve Prometheus metrics on (/metrics over HTTP). Empty: no metrics."""
+    shutdown_grace: float = 10.0
+    """On SIGTERM/SIGINT, how long in-flight requests may run on before they are cancelled,
+    in seconds."""
     log_format: str = "auto"
     """json, console, or auto (console on a TTY, else JSON)."""
     log_level: str = "info"
     """debug, info, warning or error."""
 
     def describe(self) -> dict[str, Any]:
+        """Every option by its one name (as in a --config file), with its effective value."""
+        option_name = {v: k for k, v in _FIELD.items()}
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -68,7 +76,7 @@ class Config:
                 value = [f"{r.path}:{'rw' if r.writable else 'ro'}" for r in value]
             elif isinstance(value, tuple):
                 value = list(value)
-            out[f.name] = value
+            out[option_name.get(f.name, f.name)] = value
         return out
 
 
@@ -77,17 +85,53 @@ class ConfigError(ValueError):
 
 
 def _positive_int(text: Any) -> int:
-    value = int(text)
+    # bool is an int to Python and 1.5 truncates: neither is what a person meant.
+    if isinstance(text, bool) or (isinstance(text, float) and not text.is_integer()):
+        raise ValueError("must be a positive integer")
+    try:
+        value = int(text)
+    except (ValueError, TypeError):
+        raise ValueError("must be a positive integer") from None
     if value <= 0:
         raise ValueError("must be a positive integer")
     return value
 
 
-def _positive_float(text: Any) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError("must be a positive number")
-    return value
+def _seconds(*, allow_zero: bool) -> Callable[[Any], float]:
+    what = "a non-negative" if allow_zero else "a positive"
+
+    def parse(text: Any) -> float:
+        if isinstance(text, bool):
+            raise ValueError(f"must be {what} number of seconds")
+        try:
+            value = float(text)
+        except (ValueError, TypeError):
+            raise ValueError(f"must be {what} number of seconds") from None
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            raise ValueError(f"must be {what} number of seconds")
+        return value
+
+    return parse
+
+
+_positive_float = _seconds(allow_zero=False)
+
+
+def parse_host_port(text: Any) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[V6]:PORT`` as (host, port); ValueError says what is wrong."""
+    host, sep, port_text = str(text).rpartition(":")
+    if not sep or not host:
+        raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:9090")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"port {port_text!r} is not a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def _host_port(text: Any) -> str:
+    parse_host_port(text)
+    return str(text)
 
 
 def _choice(*allowed: str) -> Callable[[Any], str]:
@@ -135,6 +179,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("tls_cert", str, metavar="FILE"),
     Option("tls_key", str, metavar="FILE"),
     Option("tls_client_ca", str, metavar="FILE"),
+    Option("metrics_listen", _host_port, metavar="HOST:PORT"),
+    Option("shutdown_grace", _seconds(allow_zero=True), metavar="SECONDS"),
     Option("log_format", _choice("auto", "json", "console")),
     Option("log_level", _choice("debug", "info", "warning", "error")),
 )

@@ -1,6 +1,7 @@
 """The server's one exception type and its mapping onto a gRPC status with ErrorInfo."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NoReturn
 
 import grpc
@@ -33,6 +34,20 @@ class ServiceError(Exception):
                                                       details=[detail]))
 
 
-def abort(context: grpc.ServicerContext, err: ServiceError) -> NoReturn:
-    context.abort_with_status(err.to_status())
+def abort(context: grpc.ServicerContext, err: ServiceError,
+          trailing_metadata: tuple[tuple[str, str], ...] = ()) -> NoReturn:
+    """Fail the call with ``err``; ``trailing_metadata`` is sent along with the status
+    (abort_with_status would otherwise replace what set_trailing_metadata set)."""
+    status = err.to_status()
+    if trailing_metadata:
+        status = _Status(status.code, status.details,
+                         tuple(status.trailing_metadata) + tuple(trailing_metadata))
+    context.abort_with_status(status)
     raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class _Status(grpc.Status):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]

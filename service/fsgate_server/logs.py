@@ -3,8 +3,22 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+# Values that must never reach a log line, whoever passes them by mistake: credentials and
+# file contents. Call sites never log them; this processor is the second line of defence.
+REDACTED_KEYS = frozenset({"authorization", "token", "tokens", "bearer", "password",
+                           "secret", "data", "content", "payload", "metadata"})
+
+
+def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]
+                   ) -> MutableMapping[str, Any]:
+    for key in event.keys() & REDACTED_KEYS:
+        event[key] = "[redacted]"
+    return event
 
 
 def configure(fmt: str = "auto", level: str = "info") -> None:
@@ -16,6 +30,7 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            redact_secrets,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

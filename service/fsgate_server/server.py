@@ -15,10 +15,11 @@ import grpc
 import structlog
 from fsgate.v1 import fsgate_pb2_grpc
 
-from . import auth, backends
+from . import auth, backends, health, reflection
 from .config import Config, ConfigError
 from .confinement import HelperSettings
 from .executor import Executor
+from .metrics import Endpoint, Metrics
 from .runtime_roots import runtime_roots
 from .sandbox.rlimits import Limits
 from .servicer import FileSystemServicer
@@ -80,11 +81,21 @@ class Running:
     servicer: FileSystemServicer
     ports: list[int]
     tokens: auth.TokenStore | None = None
+    health: health.Health | None = None
+    metrics: Endpoint | None = None
 
     def stop(self, grace: float | None = 5.0) -> None:
+        """Drain: NOT_SERVING, refuse new calls, let in-flight ones run up to ``grace``
+        seconds, cancel the rest (an unfinished write changes nothing), kill every helper."""
+        if self.health is not None:
+            self.health.drain()
         self.servicer.draining = True
         self.server.stop(grace).wait()
+        killed = self.servicer.inflight.kill_all()  # handlers still unwinding
         self.executor.stop()
+        if self.metrics is not None:
+            self.metrics.close()
+        log.info("drained", helpers_killed=killed)
 
 
 def start(config: Config) -> Running:
@@ -100,7 +111,8 @@ def start(config: Config) -> Running:
                                             config.max_concurrent_helpers),
                               acquire_timeout=config.queue_timeout, roots=config.roots)
     try:
-        servicer = FileSystemServicer(config, executor)
+        metrics = Metrics()
+        servicer = FileSystemServicer(config, executor, metrics)
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_concurrent_helpers + 8,
                                        thread_name_prefix="fsgate-rpc"),
@@ -110,6 +122,10 @@ def start(config: Config) -> Running:
                      ("grpc.so_reuseport", 0)])
         fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(  # type: ignore[no-untyped-call]
             servicer, server)
+        status = health.Health()
+        status.add_to_server(server)
+        reflection.enable(server)
+        endpoint = serve_metrics(metrics, config)  # before gRPC: a bad address fails start-up
         ports = []
         old_umask = os.umask(0o117)  # Unix sockets are created 0660, never world-writable
         try:
@@ -128,9 +144,21 @@ def start(config: Config) -> Running:
     except BaseException:
         executor.stop()
         raise
+    status.become_ready(lambda: health.check_helper_path(executor, config.roots))
     log.info("serving", listen=list(config.listen), ports=ports, backend=backend,
-             config=config.describe(), runtime_roots=list(executor_roots(executor)))
-    return Running(server, executor, servicer, ports, store)
+             config=config.describe(), runtime_roots=list(executor_roots(executor)),
+             metrics_port=endpoint.port if endpoint else None)
+    return Running(server, executor, servicer, ports, store, status, endpoint)
+
+
+def serve_metrics(metrics: Metrics, config: Config) -> Endpoint | None:
+    if not config.metrics_listen:
+        return None
+    try:
+        return metrics.serve(config.metrics_listen)
+    except OSError as exc:
+        raise ConfigError(f"--metrics-listen {config.metrics_listen}: cannot listen: "
+                          f"{exc.strerror or exc}") from exc
 
 
 def executor_roots(executor: Executor) -> tuple[str, ...]:

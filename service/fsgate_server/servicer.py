@@ -20,12 +20,14 @@ from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
 from google.protobuf import timestamp_pb2
 
-from . import policy
+from . import policy, request_id
 from .config import Config
 from .errors import ServiceError, abort
 from .executor import Executor, HelperCall
 from .helper.ops import Request
 from .helper.protocol import Kind
+from .inflight import Inflight
+from .metrics import Metrics
 
 log = structlog.get_logger("fsgate.request")
 
@@ -92,12 +94,16 @@ def decode_page_token(token: str, path: str, depth: int) -> str | None:
 
 
 class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
-    def __init__(self, config: Config, executor: Executor) -> None:
+    def __init__(self, config: Config, executor: Executor, metrics: Metrics | None = None
+                 ) -> None:
         self.config = config
         self.roots = config.roots
         self.executor = executor
         self._slots = threading.BoundedSemaphore(config.max_concurrent_helpers)
         self.draining = False
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.inflight = Inflight()  # helpers running now: a gauge, and killed at shutdown
+        self.metrics.count_helpers_with(self.inflight.__len__)
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -117,11 +123,14 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         if not self._slots.acquire(timeout=wait):
             raise ServiceError(Reason.BUSY, "too many requests in flight; retry later", req.path)
         try:
+            started = time.monotonic()
             call = self.executor.start(req, deadline)
+            self.metrics.observe_helper_start(time.monotonic() - started)
             # A cancelled or expired RPC kills its helper at once, whatever it is doing.
             context.add_callback(call.helper.kill)
             try:
-                yield call
+                with self.inflight.track(call.helper):
+                    yield call
             finally:
                 call.close()
         finally:
@@ -136,26 +145,35 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
 
     @contextmanager
     def _rpc(self, method: str, context: grpc.ServicerContext) -> Iterator[dict[str, Any]]:
-        """One log line per request; a ServiceError becomes the call's status."""
+        """One log line and one metrics update per request; a ServiceError becomes the
+        call's status. The request id goes back in the trailing metadata, also on errors."""
         facts: dict[str, Any] = {}
         start = time.monotonic()
         code, reason = "OK", ""
+        rid = request_id.from_metadata(context.invocation_metadata())
+        trailing = ((request_id.HEADER, rid),)
+        context.set_trailing_metadata(trailing)
         try:
+            if self.draining:
+                raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down")
             yield facts
         except ServiceError as exc:
             code, reason = exc.code.name, exc.reason.value
-            abort(context, exc)
+            abort(context, exc, trailing)
         except GeneratorExit:
             code = "CANCELLED"
             raise
         except Exception as exc:  # a bug of ours: the caller gets INTERNAL, the log the trace
             code, reason = "INTERNAL", Reason.HELPER_FAILED.value
-            log.exception("internal_error", method=method)
-            abort(context, ServiceError(Reason.HELPER_FAILED, f"internal error: {exc!r}"))
+            log.exception("internal_error", method=method, request_id=rid)
+            abort(context, ServiceError(Reason.HELPER_FAILED, f"internal error: {exc!r}"),
+                  trailing)
         finally:
-            log.info("request", method=method, code=code, reason=reason,
-                     duration_ms=round((time.monotonic() - start) * 1000, 3),
+            seconds = time.monotonic() - start
+            log.info("request", request_id=rid, method=method, code=code, reason=reason,
+                     duration_ms=round(seconds * 1000, 3),
                      backend=self.executor.name, peer=context.peer(), **facts)
+            self.metrics.observe_request(method, code, reason, seconds, facts)
 
     # --- RPCs ------------------------------------------------------------------------
 

@@ -1,0 +1,163 @@
+"""``grpc.health.v1`` for fsgate: the server side, and the ``fsgate health`` probe command.
+
+The server reports NOT_SERVING until one real request has gone through a confined helper
+(so SERVING means the helper path works, not merely that a port is open), SERVING from
+then on, and NOT_SERVING for good once it starts draining.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+if TYPE_CHECKING:
+    from .executor import Executor
+    from .policy import Root
+
+__all__ = ["FILE_SYSTEM_SERVICE", "SERVICES", "Health", "add_health_command",
+           "check_helper_path", "probe"]
+
+log = structlog.get_logger("fsgate.health")
+
+FILE_SYSTEM_SERVICE = "fsgate.v1.FileSystemService"
+SERVICES = ("", FILE_SYSTEM_SERVICE)  # "" is the whole server, as probes ask by default
+DEFAULT_TARGET = "127.0.0.1:50051"
+READY_CHECK_TIMEOUT = 30.0  # seconds one start-up helper request may take
+READY_RETRY = 1.0  # seconds between start-up checks that failed
+
+
+class Health:
+    """The health service of one server and the start-up readiness check behind it."""
+
+    def __init__(self) -> None:
+        self.servicer = health.HealthServicer()
+        self._draining = threading.Event()
+        self._ready = threading.Event()
+        for name in SERVICES:  # the library starts "" as SERVING; not until a helper answers
+            self.servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def add_to_server(self, server: grpc.Server) -> None:
+        health_pb2_grpc.add_HealthServicer_to_server(self.servicer, server)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def become_ready(self, check: Callable[[], None]) -> threading.Thread:
+        """Run ``check`` in the background until it passes, then report SERVING."""
+        thread = threading.Thread(target=self._ready_loop, args=(check,),
+                                  name="fsgate-ready", daemon=True)
+        thread.start()
+        return thread
+
+    def _ready_loop(self, check: Callable[[], None]) -> None:
+        started = time.monotonic()
+        while not self._draining.is_set():
+            try:
+                check()
+            except Exception as exc:  # whatever broke, the probe stays NOT_SERVING
+                log.warning("not_ready", error=str(exc))
+                self._draining.wait(READY_RETRY)
+                continue
+            self.serving()
+            log.info("ready", seconds=round(time.monotonic() - started, 3))
+            return
+
+    def serving(self) -> None:
+        if self._draining.is_set():
+            return
+        for name in SERVICES:
+            self.servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._ready.set()
+
+    def drain(self) -> None:
+        """NOT_SERVING for every service, for good: later ``set`` calls are ignored."""
+        self._draining.set()
+        self.servicer.enter_graceful_shutdown()
+
+
+def check_helper_path(executor: Executor, roots: Sequence[Root],
+                      timeout: float = READY_CHECK_TIMEOUT) -> None:
+    """Stat the first root through a confined helper; raise if no helper could answer.
+
+    An answer such as NOT_FOUND or SANDBOX_DENIED still came from a working helper.
+    """
+    from fsgate._reasons import Reason
+
+    from .errors import ServiceError
+    from .helper.ops import Request
+    from .helper.protocol import Kind
+    from .policy import effective_policy
+
+    root = roots[0].path
+    req = Request("stat", root, effective_policy(roots, None), {"follow_symlinks": False})
+    call = executor.start(req, time.monotonic() + timeout)
+    try:
+        call.expect(Kind.RESULT)
+    except ServiceError as exc:
+        if exc.reason in (Reason.HELPER_FAILED, Reason.SANDBOX_UNAVAILABLE, Reason.BUSY,
+                          Reason.DEADLINE_EXCEEDED):
+            raise
+    finally:
+        call.close()
+
+
+# --- the probe command ---------------------------------------------------------------
+
+
+def probe(target: str, service: str = "", timeout: float = 5.0) -> tuple[bool, str]:
+    """(True, "SERVING") when ``target`` reports ``service`` SERVING; else (False, why)."""
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        except grpc.RpcError as exc:
+            return False, f"{exc.code().name}: {exc.details()}"
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    return reply.status == health_pb2.HealthCheckResponse.SERVING, status
+
+
+def _run_probe(args: argparse.Namespace) -> int:
+    target = args.target or os.environ.get("FSGATE_TARGET") or DEFAULT_TARGET
+    ok, status = probe(target, args.service, args.timeout)
+    if ok:
+        print(status)
+        return 0
+    name = f" service {args.service!r}" if args.service else ""
+    print(f"fsgate health: {target}{name}: {status}", file=sys.stderr)
+    return 1
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def add_health_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
+                       ) -> None:
+    """Register ``fsgate health``: exit 0 when SERVING, 1 otherwise (why on stderr)."""
+    p = subparsers.add_parser(
+        "health", help="probe a server's grpc.health.v1 status (exit 0 when SERVING)",
+        description="Ask a server's standard gRPC health service; exit 0 when it reports "
+                    "SERVING, 1 otherwise with the reason on stderr. For container probes.")
+    p.add_argument("--target", metavar="ADDR",
+                   help=f"HOST:PORT or unix:PATH (default: $FSGATE_TARGET or {DEFAULT_TARGET})")
+    p.add_argument("--service", default="", metavar="NAME",
+                   help=f"service to ask about: '' (the server, default) or "
+                        f"{FILE_SYSTEM_SERVICE}")
+    p.add_argument("--timeout", type=_positive_seconds, default=5.0, metavar="SECONDS",
+                   help="deadline for the check (default 5)")
+    p.set_defaults(func=_run_probe)
