@@ -10,6 +10,8 @@ from .helper.ops import Request
 from .sandbox.confine import Confinement, confine
 from .sandbox.rlimits import Limits
 
+WRITING_OPS = frozenset({"write", "sweep"})
+
 
 @dataclass(frozen=True)
 class HelperSettings:
@@ -32,7 +34,7 @@ class HelperSettings:
 def confinement_for(req: Request, settings: HelperSettings, keep_fds: tuple[int, ...]
                     ) -> Confinement:
     """Least privilege: only a write request gets the writable set as writable."""
-    writable = req.policy.writable if req.op == "write" else ()
+    writable = req.policy.writable if req.op in WRITING_OPS else ()
     readable = tuple(p for p in req.policy.readable if p not in writable)
     return Confinement(read_exec=settings.runtime_roots, read=readable, write=writable,
                        limits=settings.limits, keep_fds=keep_fds, landlock=settings.landlock)

@@ -148,10 +148,22 @@ class Executor(Protocol):
     def stop(self) -> None: ...
 
 
+class HelperGone(Exception):
+    """A helper died before it got its request (e.g. the OOM killer took an idle one)."""
+
+
 def begin(helper: Helper, req: Request, deadline: float | None) -> HelperCall:
     call = HelperCall(helper, req, deadline)
     try:
-        call.send(Kind.REQUEST, _encode(req))
+        call._arm()
+        protocol.send(helper.sock, Kind.REQUEST, _encode(req))
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        call.close()
+        raise HelperGone(str(exc)) from exc
+    except TimeoutError:
+        call.close()
+        raise ServiceError(Reason.DEADLINE_EXCEEDED, "deadline exceeded before the helper "
+                           "started", req.path) from None
     except BaseException:
         call.close()
         raise

@@ -19,7 +19,7 @@ from fsgate._reasons import Reason
 
 from .confinement import HelperSettings
 from .errors import ServiceError
-from .executor import Helper, HelperCall, begin
+from .executor import Helper, HelperCall, HelperGone, begin
 from .forkserver import PID
 from .helper.ops import Request
 from .sandbox.env import helper_env
@@ -106,7 +106,13 @@ class ForkServerExecutor:
         return helper
 
     def start(self, req: Request, deadline: float | None) -> HelperCall:
-        return begin(self.acquire(deadline), req, deadline)
+        for _ in range(3):  # a helper that died idle is replaced, not reported
+            try:
+                return begin(self.acquire(deadline), req, deadline)
+            except HelperGone as exc:
+                log.warning("idle_helper_gone", error=str(exc))
+        raise ServiceError(Reason.HELPER_FAILED, "helpers keep dying before their request",
+                           req.path)
 
     def stop(self) -> None:
         with self._cond:

@@ -23,6 +23,7 @@ from .metrics import Endpoint, Metrics
 from .runtime_roots import runtime_roots
 from .sandbox.rlimits import Limits
 from .servicer import FileSystemServicer
+from .sweep import start_background_sweep
 
 log = structlog.get_logger("fsgate.server")
 
@@ -98,18 +99,23 @@ class Running:
         log.info("drained", helpers_killed=killed)
 
 
-def start(config: Config) -> Running:
+def start(config: Config, executor: Executor | None = None) -> Running:
+    """Start serving. ``executor`` is a seam for the benchmark's unsandboxed baseline
+    (bench/inprocess.py); the product always chooses a sandbox backend here."""
     check_listen(config)
     try:
         interceptors, creds, store = security(config)
     except auth.TokenFileError as exc:
         raise ConfigError(str(exc)) from exc
-    backend = backends.choose(config.sandbox)
-    # The fork server must be exec'd before grpc.server() starts any thread.
-    executor = backends.start(backend, helper_settings(config),
-                              pool_size=min(config.helper_pool_size,
-                                            config.max_concurrent_helpers),
-                              acquire_timeout=config.queue_timeout, roots=config.roots)
+    if executor is None:
+        backend = backends.choose(config.sandbox)
+        # The fork server must be exec'd before grpc.server() starts any thread.
+        executor = backends.start(backend, helper_settings(config),
+                                  pool_size=min(config.helper_pool_size,
+                                                config.max_concurrent_helpers),
+                                  acquire_timeout=config.queue_timeout, roots=config.roots)
+    else:
+        backend = executor.name
     try:
         metrics = Metrics()
         servicer = FileSystemServicer(config, executor, metrics)
@@ -148,6 +154,7 @@ def start(config: Config) -> Running:
     log.info("serving", listen=list(config.listen), ports=ports, backend=backend,
              config=config.describe(), runtime_roots=list(executor_roots(executor)),
              metrics_port=endpoint.port if endpoint else None)
+    start_background_sweep(executor, config)
     return Running(server, executor, servicer, ports, store, status, endpoint)
 
 

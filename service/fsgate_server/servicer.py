@@ -19,6 +19,7 @@ from fsgate._reasons import Reason
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
 from google.protobuf import timestamp_pb2
+from grpc._cython import cygrpc  # type: ignore[attr-defined]
 
 from . import policy, request_id
 from .config import Config
@@ -128,13 +129,34 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
             self.metrics.observe_helper_start(time.monotonic() - started)
             # A cancelled or expired RPC kills its helper at once, whatever it is doing.
             context.add_callback(call.helper.kill)
+            # The helper deadline holds even while we wait on the client (a stalled upload,
+            # an unread download): kill the helper and end the call when it passes.
+            watchdog = threading.Timer(max(deadline - time.monotonic(), 0),
+                                       self._expire, (context, call))
+            watchdog.daemon = True
+            watchdog.start()
             try:
                 with self.inflight.track(call.helper):
                     yield call
             finally:
+                watchdog.cancel()
                 call.close()
         finally:
             self._slots.release()
+
+    @staticmethod
+    def _expire(context: grpc.ServicerContext, call: HelperCall) -> None:
+        log.warning("helper_deadline_exceeded", pid=call.pid, path=call.req.path)
+        call.helper.kill()
+        # Ending the call unblocks a handler waiting on the client; nothing is committed.
+        # grpc-python's public cancel() always says CANCELLED; the core call can say
+        # DEADLINE_EXCEEDED, which is what happened. Fall back if that internal API moves.
+        try:
+            core_call = context._rpc_event.call  # type: ignore[attr-defined]
+            core_call.cancel(cygrpc.StatusCode.deadline_exceeded,
+                             "the helper timed out and was killed")
+        except (AttributeError, TypeError):
+            context.cancel()
 
     def _resolve(self, path: str, msg: Any, *, write: bool) -> tuple[str, policy.EffectivePolicy]:
         try:

@@ -9,10 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import fsgate
 import grpc
 import pytest
-
-import fsgate
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
 

@@ -10,7 +10,6 @@ import socket
 from pathlib import Path
 
 import pytest
-
 from fsgate_server.helper import ops, protocol
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.policy import EffectivePolicy

@@ -4,9 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 import fsgate
+import pytest
 from fsgate import Client, FileType, Policy, WriteMode
 
 

@@ -3,13 +3,11 @@ the status code and reason, and that nothing changed on disk."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+import fsgate
 import grpc
 import pytest
-
-import fsgate
 from fsgate import Client, Policy
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
@@ -110,9 +108,8 @@ def test_symlink_from_writable_root_to_readable_only_path_cannot_be_written(
     (ws / "r" / "keep").write_text("keep")
     (ws / "w" / "link").symlink_to(ws / "r" / "keep")
     policy = Policy(writable_roots=(str(ws / "w"),))
-    with Client(served.target, policy=policy) as c:
-        with pytest.raises(fsgate.SandboxDenied):
-            c.write_file(str(ws / "w" / "link"), b"changed")
+    with Client(served.target, policy=policy) as c, pytest.raises(fsgate.SandboxDenied):
+        c.write_file(str(ws / "w" / "link"), b"changed")
     assert (ws / "r" / "keep").read_text() == "keep"
 
 

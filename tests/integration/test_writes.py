@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
 
+import fsgate
 import grpc
 import pytest
-
-import fsgate
 from fsgate import Client, WriteMode
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc

@@ -9,10 +9,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import fsgate
 import grpc
 import pytest
-
-import fsgate
 from fsgate import Client, Policy
 
 from ..conftest import ServerProcess
@@ -128,9 +127,8 @@ def test_denied_path_case_variant_is_refused(served: ServerProcess, ws: Path) ->
     (ws / "Private").mkdir()
     (ws / "Private" / "key").write_text("k")
     policy = Policy(denied_paths=(str(ws / "private"),))
-    with Client(served.target, policy=policy) as c:
-        with pytest.raises(fsgate.OutsidePolicy):
-            c.read_file(str(ws / "Private" / "key"))
+    with Client(served.target, policy=policy) as c, pytest.raises(fsgate.OutsidePolicy):
+        c.read_file(str(ws / "Private" / "key"))
 
 
 # --- protected paths ----------------------------------------------------------------------

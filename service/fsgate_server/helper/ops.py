@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import heapq
 import os
+import re
 import secrets
 import socket
 import stat
@@ -478,7 +479,50 @@ class _TempFile:
         os.close(self.fd)
 
 
+# --- sweep ------------------------------------------------------------------------------
+
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{16}")
+
+
+def op_sweep(sock: socket.socket, req: Request) -> None:
+    """Remove temporaries a killed helper left between link and rename (a tiny window; named
+    temporaries exist only there, or on file systems without O_TMPFILE). Bounded walk."""
+    budget = int(req.args["max_entries"])
+    max_depth = int(req.args.get("max_depth", 64))
+    removed = 0
+    scanned = 0
+    for root in req.policy.writable:
+        try:
+            top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        stack = [(top, 0)]
+        while stack:
+            fd, depth = stack.pop()
+            with closing_fd(fd), os.scandir(fd) as it:
+                for entry in it:
+                    scanned += 1
+                    if scanned > budget:
+                        for other, _ in stack:
+                            os.close(other)
+                        stack.clear()
+                        break
+                    if entry.is_dir(follow_symlinks=False):
+                        if depth < max_depth:
+                            with contextlib.suppress(OSError):
+                                stack.append((os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY
+                                                      | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                                      dir_fd=fd), depth + 1))
+                    elif (_TEMP_NAME.fullmatch(entry.name)
+                          and entry.is_file(follow_symlinks=False)):
+                        with contextlib.suppress(OSError):
+                            os.unlink(entry.name, dir_fd=fd)
+                            removed += 1
+    protocol.send_json(sock, Kind.RESULT, {"removed": removed, "scanned": scanned})
+
+
 OPS: dict[str, Callable[[socket.socket, Request], None]] = {
+    "sweep": op_sweep,
     "stat": op_stat,
     "read": op_read,
     "list": op_list,

@@ -1,0 +1,43 @@
+"""Start-up sweep: remove temporaries that a crashed helper or server left in the writable
+roots. It runs in a helper like any request (confined to the writable roots), in the
+background, so start-up does not wait on a large workspace."""
+from __future__ import annotations
+
+import threading
+import time
+
+import structlog
+
+from .config import Config
+from .errors import ServiceError
+from .executor import Executor
+from .helper.ops import Request
+from .helper.protocol import Kind
+from .policy import EffectivePolicy
+
+log = structlog.get_logger("fsgate.sweep")
+
+
+def sweep(executor: Executor, config: Config) -> None:
+    writable = tuple(sorted(r.path for r in config.roots if r.writable))
+    if not writable:
+        return
+    req = Request("sweep", "/", EffectivePolicy(readable=writable, writable=writable, denied=()),
+                  {"max_entries": config.max_list_entries, "max_depth": 64})
+    try:
+        call = executor.start(req, time.monotonic() + config.helper_timeout)
+        try:
+            result = call.expect(Kind.RESULT)
+        finally:
+            call.close()
+    except ServiceError as exc:
+        log.warning("sweep_failed", reason=exc.reason.value, message=exc.message)
+        return
+    log.info("sweep_done", removed=result["removed"], scanned=result["scanned"])
+
+
+def start_background_sweep(executor: Executor, config: Config) -> threading.Thread:
+    thread = threading.Thread(target=sweep, args=(executor, config), name="fsgate-sweep",
+                              daemon=True)
+    thread.start()
+    return thread
