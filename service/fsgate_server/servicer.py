@@ -156,7 +156,7 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
             core_call.cancel(cygrpc.StatusCode.deadline_exceeded,
                              "the helper timed out and was killed")
         except (AttributeError, TypeError):
-            context.cancel()
+            context.cancel()  # type: ignore[no-untyped-call]
 
     def _resolve(self, path: str, msg: Any, *, write: bool) -> tuple[str, policy.EffectivePolicy]:
         try:
