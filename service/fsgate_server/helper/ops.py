@@ -249,12 +249,19 @@ def _walk(dfd: int, real: bytes, depth: int, policy: EffectivePolicy, budget: in
           path: str) -> list[bytes]:
     """Relative paths (bytes) of every visible entry up to depth; bounded by budget."""
     out: list[bytes] = []
+    # The listed directory itself was checked readable, and readable roots are whole
+    # subtrees: only denied paths below it can hide an entry. Check just those, per entry.
+    base = os.fsdecode(real).rstrip("/")
+    hidden = [d for d in policy.denied if d.casefold().startswith(base.casefold() + "/")]
+
+    def visible(rel: bytes) -> bool:
+        return not hidden or policy.can_read(base + "/" + os.fsdecode(rel))
 
     def visit(fd: int, prefix: bytes, level: int) -> None:
         with os.scandir(fd) as it:
             for entry in it:
                 rel = prefix + os.fsencode(entry.name)
-                if not policy.can_read(os.fsdecode(real + b"/" + rel)):
+                if not visible(rel):
                     continue  # denied paths do not show up, not even their names
                 out.append(rel)
                 if len(out) > budget:
