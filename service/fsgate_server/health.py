@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import structlog
@@ -34,11 +34,58 @@ READY_CHECK_TIMEOUT = 30.0  # seconds one start-up helper request may take
 READY_RETRY = 1.0  # seconds between start-up checks that failed
 
 
+class _StreamEnd:
+    """A Watch stream's send callback that ends the stream once, then drops anything sent
+    after (the library sends its own end when the call closes)."""
+
+    def __init__(self, send: Callable[[Any], None]) -> None:
+        self._send = send
+        self._lock = threading.Lock()
+        self._ended = False
+
+    def __call__(self, response: Any) -> None:
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = response is None
+            self._send(response)
+
+
+class HealthServicer(health.HealthServicer):
+    """The library's servicer, plus ending every Watch stream at drain: an open Watch
+    would otherwise hold the server's graceful stop for the whole grace period."""
+
+    def __init__(self) -> None:
+        super().__init__()  # non-blocking Watch: a watcher holds no server thread
+        self._streams_lock = threading.Lock()
+        self._streams: set[_StreamEnd] = set()
+
+    def Watch(self, request: Any, context: grpc.ServicerContext,
+              send_response_callback: Callable[[Any], None] | None = None) -> Any:
+        if send_response_callback is None:  # a server without non-blocking streams
+            return super().Watch(request, context)
+        stream = _StreamEnd(send_response_callback)
+        with self._streams_lock:
+            self._streams.add(stream)
+        context.add_callback(lambda: self._forget(stream))
+        return super().Watch(request, context, stream)
+
+    def _forget(self, stream: _StreamEnd) -> None:
+        with self._streams_lock:
+            self._streams.discard(stream)
+
+    def end_watches(self) -> None:
+        with self._streams_lock:
+            streams = list(self._streams)
+        for stream in streams:
+            stream(None)
+
+
 class Health:
     """The health service of one server and the start-up readiness check behind it."""
 
     def __init__(self) -> None:
-        self.servicer = health.HealthServicer()
+        self.servicer = HealthServicer()
         self._draining = threading.Event()
         self._ready = threading.Event()
         for name in SERVICES:  # the library starts "" as SERVING; not until a helper answers
@@ -84,7 +131,8 @@ class Health:
     def drain(self) -> None:
         """NOT_SERVING for every service, for good: later ``set`` calls are ignored."""
         self._draining.set()
-        self.servicer.enter_graceful_shutdown()
+        self.servicer.enter_graceful_shutdown()  # watchers are told NOT_SERVING...
+        self.servicer.end_watches()  # ...and their streams end, so they hold up nothing
 
 
 def check_helper_path(executor: Executor, roots: Sequence[Root],

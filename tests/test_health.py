@@ -1,0 +1,87 @@
+"""The health service's states: NOT_SERVING until a helper answered, SERVING, then
+NOT_SERVING for good from the start of the drain (in-process, no helper needed)."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import pytest
+from fsgate_server import health as health_mod
+from fsgate_server.health import SERVICES, Health
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Health, health_pb2_grpc.HealthStub]]:
+    status = Health()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    status.add_to_server(server)
+    server.add_insecure_port(f"unix:{tmp_path / 'h.sock'}")
+    server.start()
+    channel = grpc.insecure_channel(f"unix:{tmp_path / 'h.sock'}")
+    yield status, health_pb2_grpc.HealthStub(channel)
+    channel.close()
+    server.stop(None)
+
+
+def statuses(stub: health_pb2_grpc.HealthStub) -> set[int]:
+    return {stub.Check(health_pb2.HealthCheckRequest(service=s), timeout=5).status
+            for s in SERVICES}
+
+
+def test_not_serving_until_the_helper_check_passes_then_serving(
+        served: tuple[Health, health_pb2_grpc.HealthStub],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    status, stub = served
+    monkeypatch.setattr(health_mod, "READY_RETRY", 0.01)
+    attempts: list[int] = []
+    may_pass = threading.Event()
+
+    def check() -> None:
+        attempts.append(1)
+        if not may_pass.is_set():
+            if len(attempts) >= 3:
+                assert statuses(stub) == {NOT_SERVING}  # failing checks keep it down
+                may_pass.set()
+            raise RuntimeError("helper not ready")
+
+    status.become_ready(check)
+    assert status.wait_ready(10)
+    assert len(attempts) >= 4
+    assert statuses(stub) == {SERVING}
+
+
+def test_drain_is_not_serving_for_good(served: tuple[Health, health_pb2_grpc.HealthStub]
+                                       ) -> None:
+    status, stub = served
+    status.serving()
+    assert statuses(stub) == {SERVING}
+    status.drain()
+    assert statuses(stub) == {NOT_SERVING}
+    status.serving()  # a late readiness check cannot bring it back
+    assert statuses(stub) == {NOT_SERVING}
+
+
+def test_drain_tells_watchers_not_serving_and_ends_their_streams(
+        served: tuple[Health, health_pb2_grpc.HealthStub]) -> None:
+    status, stub = served
+    status.serving()
+    watch = stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    assert next(watch).status == SERVING
+    status.drain()
+    assert [r.status for r in watch] == [NOT_SERVING]  # then the stream ends
+    assert watch.code() is grpc.StatusCode.OK
+
+
+def test_unknown_service_is_not_found(served: tuple[Health, health_pb2_grpc.HealthStub]
+                                      ) -> None:
+    _status, stub = served
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Check(health_pb2.HealthCheckRequest(service="no.Such"), timeout=5)
+    assert err.value.code() is grpc.StatusCode.NOT_FOUND
