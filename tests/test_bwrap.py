@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -333,6 +334,58 @@ def test_stopped_executor_refuses_new_helpers(executor: BwrapExecutor, layout: P
     with pytest.raises(ServiceError) as err:
         executor.start(request(layout), None)
     assert err.value.reason.value == "SHUTTING_DOWN"
+
+
+def fake_bwrap(base: Path, body: str) -> str:
+    script = base / "fake-bwrap"
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_bwrap_that_fails_to_start_gives_helper_failed_at_once_with_its_stderr_logged(
+        layout: Path) -> None:
+    from fsgate_server.errors import ServiceError
+    from fsgate_server.helper.protocol import Kind
+    from structlog.testing import capture_logs
+
+    ex = BwrapExecutor(HelperSettings(runtime_roots=(), limits=Limits()),
+                       roots=[Root(str(layout / "ws"), True)],
+                       bwrap=fake_bwrap(layout, "echo 'bwrap: cannot set up the sandbox' >&2; "
+                                                "exit 1"),
+                       environ={}, startup_files=(), import_path=())
+    began = time.monotonic()
+    with capture_logs() as logs, pytest.raises(ServiceError) as err:
+        call = ex.start(request(layout), began + 60)
+        try:
+            call.expect(Kind.RESULT)
+        finally:
+            call.close()
+    ex.stop()
+    assert time.monotonic() - began < 10  # EOF on the channel, not the 60 s deadline
+    assert err.value.reason.value == "HELPER_FAILED"
+    failed = [e for e in logs if e["event"] == "helper_failed"]
+    assert failed and "cannot set up the sandbox" in failed[0]["stderr"]
+
+
+def test_bwrap_that_hangs_is_killed_at_the_deadline(layout: Path) -> None:
+    from fsgate_server.errors import ServiceError
+    from fsgate_server.helper.protocol import Kind
+
+    ex = BwrapExecutor(HelperSettings(runtime_roots=(), limits=Limits()),
+                       roots=[Root(str(layout / "ws"), True)],
+                       bwrap=fake_bwrap(layout, "exec sleep 60"), environ={},
+                       startup_files=(), import_path=())
+    began = time.monotonic()
+    with pytest.raises(ServiceError) as err:
+        call = ex.start(request(layout), began + 0.5)
+        try:
+            call.expect(Kind.RESULT)
+        finally:
+            call.close()  # kills and reaps the process
+    ex.stop()
+    assert err.value.reason.value == "DEADLINE_EXCEEDED"
+    assert time.monotonic() - began < 10
 
 
 def test_probe_without_bwrap_on_path_says_how_to_install_it(

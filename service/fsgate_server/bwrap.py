@@ -35,8 +35,9 @@ from fsgate._reasons import Reason
 from .backends import BackendUnavailable
 from .confinement import HelperSettings, confinement_for
 from .errors import ServiceError
-from .executor import Helper, HelperCall, begin
+from .executor import Helper, HelperCall
 from .helper.ops import Request
+from .helper.protocol import Kind
 from .policy import Root, is_within
 from .runtime_roots import RuntimeFacts, runtime_files
 from .sandbox.env import helper_env
@@ -149,7 +150,8 @@ class BwrapExecutor:
             import_path = RuntimeFacts.gather().package_dirs
         self._env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(import_path))
         dropped = environ.get(DROP_RUNTIME_ROOT_ENV, "")
-        kept = [r for r in settings.runtime_roots if not dropped or r != dropped]
+        dropped = os.path.normpath(dropped) if dropped else ""
+        kept = [r for r in settings.runtime_roots if r != dropped]
         if dropped:
             log.warning("runtime_root_dropped_for_test", root=dropped, env=DROP_RUNTIME_ROOT_ENV,
                         matched=len(kept) < len(settings.runtime_roots))
@@ -285,7 +287,17 @@ class BwrapExecutor:
             with self._cond:
                 self._spawning -= 1
                 self._cond.notify_all()
-        return begin(helper, req, deadline)
+        call = HelperCall(helper, req, deadline)
+        try:
+            # Not executor.begin, whose HelperGone means "an idle pooled helper died, take
+            # another": a helper exec'd for this request that hangs up before reading it
+            # failed to start, and HelperCall.send reports that as HELPER_FAILED with
+            # bwrap's stderr in the log.
+            call.send(Kind.REQUEST, json.dumps(req.to_json(), separators=(",", ":")).encode())
+        except BaseException:
+            call.close()
+            raise
+        return call
 
     def _spawn(self, req: Request) -> Helper:
         server_end, helper_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -300,6 +312,9 @@ class BwrapExecutor:
             log.error("helper_spawn_failed", bwrap=self.bwrap, error=str(exc))
             raise ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server log",
                                req.path) from exc
+        except BaseException:
+            server_end.close()
+            raise
         finally:
             # Only bwrap and the helper hold it now: if they die, the server reads EOF.
             helper_end.close()

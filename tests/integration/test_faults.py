@@ -59,15 +59,24 @@ def children(pid: int) -> list[int]:
 def confined_helpers(server: ServerProcess) -> list[int]:
     """Helpers that have received a request: they run under seccomp, idle ones do not yet."""
     found = []
-    for forkserver in children(server.proc.pid):
-        for pid in children(forkserver):
-            try:
-                with open(f"/proc/{pid}/status") as fh:
-                    if "Seccomp:\t2" in fh.read():
-                        found.append(pid)
-            except OSError:
-                pass
+    for pid in descendants(server.proc.pid):
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                if "Seccomp:\t2" in fh.read():
+                    found.append(pid)
+        except OSError:
+            pass
     return found
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (bwrap puts helpers two levels below the server)."""
+    stack, below = [pid], []
+    while stack:
+        kids = children(stack.pop())
+        below += kids
+        stack += kids
+    return below
 
 
 def wait_for(predicate: object, timeout: float = 10.0) -> None:
@@ -176,7 +185,7 @@ def test_server_killed_mid_write_leaves_target_and_no_helper(tmp_path: Path, roo
         assert started.wait(10)
         wait_for(lambda: confined_helpers(server))
         helpers = confined_helpers(server)
-        forkservers = children(server.proc.pid)
+        forkservers = descendants(server.proc.pid)
         server.proc.kill()
         server.proc.wait()
         release.set()

@@ -96,4 +96,6 @@ def test_file_shrinking_during_read_returns_what_exists(client: fsgate.Client,
     os.truncate(ws / "shrinking", 1 << 20)
     rest = b"".join(chunks)
     assert len(first) == 1 << 20
-    assert len(rest) <= 1 << 20  # the read ends where the file ends, it never blocks
+    # What was already in flight may still arrive; the read never blocks and never exceeds
+    # the size seen at open.
+    assert len(first) + len(rest) <= 4 << 20
