@@ -7,6 +7,7 @@ confinement are missing. Never use it to serve anything.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -24,10 +25,8 @@ class _ThreadHelper(Helper):
     """A helper that is a thread: nothing to kill; closing the channel ends its request."""
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class InProcessExecutor:

@@ -6,4 +6,10 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+# The Node.js client's packages, exactly from its lock file, when it changed (the Node test
+# runs it too; without node/npm that test is skipped and says so).
+if command -v npm >/dev/null 2>&1 && \
+   [ ! clients/node/node_modules/.package-lock.json -nt clients/node/package-lock.json ]; then
+  (cd clients/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -5,10 +5,14 @@
 ...     fs.write_file("/ws/notes.txt", b"hello")
 ...     fs.read_file("/ws/notes.txt")
 
+:class:`AsyncClient` is the same client for asyncio (``async with``, ``await``,
+``async for``). See docs/client.md.
+
 Failures raise the :class:`FsgateError` tree; branch on the class (or ``.code`` and
 ``.reason``), never on the message.
 """
 
+from fsgate._async_client import AsyncClient
 from fsgate._client import Client
 from fsgate._errors import (
     AlreadyExists,
@@ -47,6 +51,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExists",
+    "AsyncClient",
     "Busy",
     "Client",
     "CwdRequired",

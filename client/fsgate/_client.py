@@ -1,21 +1,29 @@
 """The blocking fsgate client.
 
-:class:`_ClientBase` holds everything that is not I/O -- validating arguments, building
-requests, choosing deadlines, converting responses -- so that an ``AsyncClient`` can share
-it. :class:`Client` adds the gRPC channel and the one error boundary (:meth:`Client._errors`)
-where every ``grpc.RpcError`` becomes an :class:`fsgate.FsgateError`, ``from`` the original.
+:class:`Client` is :class:`fsgate._base._ClientBase` (requests, deadlines, channel
+arguments and the error boundary ``_errors``, where every ``grpc.RpcError`` becomes an
+:class:`fsgate.FsgateError` ``from`` the original) plus a blocking gRPC channel.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol, cast, runtime_checkable
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, cast
 
 import grpc
 
-from fsgate._errors import FsgateError, from_rpc_error
+from fsgate._base import (
+    DEFAULT_TIMEOUTS,
+    DEFAULT_WRITE_CHUNK,
+    MAX_WRITE_CHUNK,
+    SupportsRead,
+    SupportsWrite,
+    WriteData,
+    _ClientBase,
+    data_chunks,
+)
+from fsgate._errors import FsgateError
 from fsgate._types import (
     DirEntry,
     FileInfo,
@@ -24,40 +32,19 @@ from fsgate._types import (
     Timeouts,
     WriteMode,
     WriteResult,
-    check_timeout,
     fspath,
 )
 from fsgate.v1 import fsgate_pb2, fsgate_pb2_grpc
 
-__all__ = ["DEFAULT_TIMEOUTS", "DEFAULT_WRITE_CHUNK", "MAX_WRITE_CHUNK", "Client"]
-
-MiB = 1024 * 1024
-
-#: Default size of the data messages ``write_file`` sends, in bytes.
-DEFAULT_WRITE_CHUNK = 1 * MiB
-#: Largest write chunk: leaves room for framing under gRPC's default 4 MiB message limit.
-MAX_WRITE_CHUNK = 4 * MiB - 64 * 1024
-#: The gRPC channel argument that bounds one connection attempt, in milliseconds.
-_CONNECT_TIMEOUT_OPTION = "grpc.min_reconnect_backoff_ms"
-#: The timeouts a Client uses unless given others.
-DEFAULT_TIMEOUTS = Timeouts()
-
-
-@runtime_checkable
-class SupportsRead(Protocol):
-    """A binary file object: ``read(n)`` returns at most n bytes, ``b""`` at the end."""
-
-    def read(self, size: int = ..., /) -> bytes: ...
-
-
-class SupportsWrite(Protocol):
-    """A binary file object to copy into."""
-
-    def write(self, data: bytes, /) -> object: ...
-
-
-#: What ``write_file`` accepts as content.
-WriteData = bytes | bytearray | memoryview | Iterable[bytes] | SupportsRead
+__all__ = [
+    "DEFAULT_TIMEOUTS",
+    "DEFAULT_WRITE_CHUNK",
+    "MAX_WRITE_CHUNK",
+    "Client",
+    "SupportsRead",
+    "SupportsWrite",
+    "WriteData",
+]
 
 
 class _Stub(Protocol):
@@ -75,58 +62,6 @@ class _Stub(Protocol):
 
 def _cancel(call: grpc.RpcContext) -> None:
     call.cancel()  # type: ignore[no-untyped-call]  # grpc-stubs leaves cancel() unannotated
-
-
-def _protocol_error(message: str, path: str) -> FsgateError:
-    """A server reply that breaks the fsgate protocol (code UNKNOWN: nothing sent it)."""
-    return FsgateError(f"protocol error: {message}", code=grpc.StatusCode.UNKNOWN, path=path)
-
-
-# --- request data -------------------------------------------------------------------------
-def _split(data: bytes | bytearray | memoryview, chunk_size: int) -> Iterator[bytes]:
-    view = memoryview(data).cast("B")
-    for start in range(0, len(view), chunk_size):
-        yield bytes(view[start : start + chunk_size])
-
-
-def _iter_chunks(chunks: Iterable[bytes], chunk_size: int) -> Iterator[bytes]:
-    for chunk in chunks:
-        if not isinstance(chunk, (bytes, bytearray, memoryview)):
-            raise TypeError(f"write_file data chunks must be bytes, not {type(chunk).__name__}")
-        yield from _split(chunk, chunk_size)
-
-
-def _read_chunks(source: SupportsRead, chunk_size: int) -> Iterator[bytes]:
-    while True:
-        chunk = source.read(chunk_size)
-        if chunk is None:
-            # A non-blocking stream with nothing ready; stopping here would commit a
-            # truncated file, so fail (the write is then cancelled and changes nothing).
-            raise BlockingIOError("write_file source returned None (non-blocking stream)")
-        if not isinstance(chunk, (bytes, bytearray, memoryview)):
-            raise TypeError(
-                f"write_file source must be opened in binary mode, read() gave "
-                f"{type(chunk).__name__}"
-            )
-        if not chunk:
-            return
-        yield from _split(chunk, chunk_size)
-
-
-def _data_chunks(data: WriteData, chunk_size: int) -> Iterator[bytes]:
-    """Content as chunks of at most ``chunk_size`` bytes; type errors raise here, eagerly."""
-    if isinstance(data, str):
-        raise TypeError("write_file data must be bytes, not str; encode it first")
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return _split(data, chunk_size)
-    if isinstance(data, SupportsRead):
-        return _read_chunks(data, chunk_size)
-    if isinstance(data, Iterable):
-        return _iter_chunks(data, chunk_size)
-    raise TypeError(
-        f"write_file data must be bytes, an iterable of bytes or a binary file object, "
-        f"not {type(data).__name__}"
-    )
 
 
 class _WriteRequests:
@@ -169,139 +104,6 @@ class _WriteRequests:
             yield fsgate_pb2.WriteFileRequest(data=chunk)
 
 
-# --- the shared base ----------------------------------------------------------------------
-class _ClientBase:
-    """Request building and response conversion, free of I/O; shared by sync and async."""
-
-    def __init__(
-        self,
-        target: str,
-        *,
-        token: str | None = None,
-        policy: Policy | None = None,
-        timeouts: Timeouts = DEFAULT_TIMEOUTS,
-    ) -> None:
-        if not isinstance(target, str) or not target:
-            raise ValueError("target must be 'host:port' or 'unix:/path'")
-        if token is not None and (
-            not token or any(not ("\x21" <= c <= "\x7e") for c in token)
-        ):
-            # gRPC metadata values must be printable ASCII; fail here, not on every call.
-            raise ValueError("token must be non-empty printable ASCII without whitespace")
-        if policy is not None and not isinstance(policy, Policy):
-            raise TypeError(f"policy must be a fsgate.Policy, not {type(policy).__name__}")
-        self._target = target
-        self._policy = policy
-        self._timeouts = timeouts
-        self._metadata: tuple[tuple[str, str], ...] = (
-            (("authorization", f"Bearer {token}"),) if token is not None else ()
-        )
-
-    @property
-    def target(self) -> str:
-        return self._target
-
-    @property
-    def policy(self) -> Policy | None:
-        """The policy sent with every call that does not pass its own."""
-        return self._policy
-
-    @property
-    def timeouts(self) -> Timeouts:
-        return self._timeouts
-
-    def __repr__(self) -> str:  # never shows the token
-        return f"{type(self).__name__}({self._target!r})"
-
-    # deadlines
-    def _call_timeout(self, timeout: float | None) -> float:
-        return self._timeouts.call if timeout is None else check_timeout(timeout)
-
-    def _transfer_timeout(self, timeout: float | None) -> float:
-        return self._timeouts.transfer if timeout is None else check_timeout(timeout)
-
-    # requests
-    def _sandbox(self, path: str, policy: Policy | None) -> fsgate_pb2.SandboxPolicy | None:
-        """The request's policy (the override, else the client's); None sends no sandbox.
-
-        No policy means the caller's ceiling. The local cwd is never sent implicitly.
-        """
-        effective = policy if policy is not None else self._policy
-        return effective.to_proto(path) if effective is not None else None
-
-    def _read_request(
-        self, path: str, policy: Policy | None, offset: int, length: int, chunk_size: int
-    ) -> fsgate_pb2.ReadFileRequest:
-        return fsgate_pb2.ReadFileRequest(
-            path=path,
-            sandbox=self._sandbox(path, policy),
-            offset=offset,
-            length=length,
-            chunk_size=chunk_size,
-        )
-
-    def _write_requests(
-        self,
-        path: str,
-        data: WriteData,
-        *,
-        policy: Policy | None,
-        mode: WriteMode,
-        create_parents: bool,
-        if_version: str,
-        file_mode: int,
-        chunk_size: int,
-    ) -> _WriteRequests:
-        if not 1 <= chunk_size <= MAX_WRITE_CHUNK:
-            raise ValueError(f"chunk_size must be 1..{MAX_WRITE_CHUNK} bytes, got {chunk_size}")
-        header = fsgate_pb2.WriteFileRequest.Header(
-            path=path,
-            sandbox=self._sandbox(path, policy),
-            mode=WriteMode(mode).value,
-            create_parents=create_parents,
-            if_version=if_version,
-            file_mode=file_mode,
-        )
-        return _WriteRequests(header, _data_chunks(data, chunk_size))
-
-    def _list_request(
-        self, path: str, policy: Policy | None, depth: int, page_size: int, page_token: str
-    ) -> fsgate_pb2.ListDirRequest:
-        return fsgate_pb2.ListDirRequest(
-            path=path,
-            sandbox=self._sandbox(path, policy),
-            depth=depth,
-            page_size=page_size,
-            page_token=page_token,
-        )
-
-    def _stat_request(
-        self, path: str, policy: Policy | None, follow_symlinks: bool
-    ) -> fsgate_pb2.StatRequest:
-        return fsgate_pb2.StatRequest(
-            path=path, sandbox=self._sandbox(path, policy), follow_symlinks=follow_symlinks
-        )
-
-    # responses
-    @staticmethod
-    def _read_info(first: fsgate_pb2.ReadFileResponse | None, path: str) -> FileInfo:
-        if first is None:
-            raise _protocol_error("ReadFile stream ended before its info message", path)
-        if first.WhichOneof("payload") != "info":
-            raise _protocol_error("ReadFile stream did not start with info", path)
-        return FileInfo.from_proto(first.info)
-
-    @staticmethod
-    def _read_data(msg: fsgate_pb2.ReadFileResponse, path: str) -> bytes:
-        if msg.WhichOneof("payload") != "data":
-            raise _protocol_error("ReadFile sent a second info message", path)
-        return msg.data
-
-    @staticmethod
-    def _list_page(msg: fsgate_pb2.ListDirResponse) -> tuple[list[DirEntry], str]:
-        return [DirEntry.from_proto(e) for e in msg.entries], msg.next_page_token
-
-
 # --- the blocking client ------------------------------------------------------------------
 class Client(_ClientBase):
     """A blocking client for one fsgate server; thread-safe, use it as a context manager.
@@ -313,7 +115,8 @@ class Client(_ClientBase):
             ``policy=``; None sends none, so calls get the caller's full ceiling.
         timeouts: deadlines; see :class:`fsgate.Timeouts`. Every call has one.
         options: extra gRPC channel arguments, e.g. ``[("grpc.max_receive_message_length",
-            8 << 20)]``.
+            8 << 20)]``; each replaces the same-named default (retries, keepalive,
+            reconnect backoff: see ``docs/client.md``).
         credentials: TLS channel credentials (``grpc.ssl_channel_credentials(...)``);
             None uses a plaintext channel.
 
@@ -334,16 +137,13 @@ class Client(_ClientBase):
         options: Sequence[tuple[str, Any]] | None = None,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        super().__init__(target, token=token, policy=policy, timeouts=timeouts)
-        channel_options = list(options or ())
-        if not any(key == _CONNECT_TIMEOUT_OPTION for key, _ in channel_options):
-            # gRPC core bounds each connection attempt (TCP + TLS + HTTP/2 handshake) by
-            # this argument; it is the only connect timeout that needs no polling thread.
-            channel_options.append((_CONNECT_TIMEOUT_OPTION, int(timeouts.connect * 1000)))
+        super().__init__(target, token=token, policy=policy, timeouts=timeouts,
+                         options=options, credentials=credentials)
         if credentials is None:
-            self._channel = grpc.insecure_channel(target, options=channel_options)
+            self._channel = grpc.insecure_channel(target, options=self._channel_options)
         else:
-            self._channel = grpc.secure_channel(target, credentials, options=channel_options)
+            self._channel = grpc.secure_channel(target, credentials,
+                                                options=self._channel_options)
         self._stub = cast(
             _Stub,
             fsgate_pb2_grpc.FileSystemServiceStub(self._channel),  # type: ignore[no-untyped-call]
@@ -365,15 +165,6 @@ class Client(_ClientBase):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    # the error boundary
-    @contextlib.contextmanager
-    def _errors(self, path: str) -> Iterator[None]:
-        """Map every grpc.RpcError raised inside to an FsgateError, ``from`` the original."""
-        try:
-            yield
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc, path=path) from exc
 
     def _check_open(self) -> None:
         if self._closed:
@@ -521,10 +312,11 @@ class Client(_ClientBase):
             chunk_size: bytes per data message, 1..MAX_WRITE_CHUNK.
         """
         p = fspath(path)
-        requests = self._write_requests(
-            p, data, policy=policy, mode=mode, create_parents=create_parents,
+        header = self._write_header(
+            p, policy=policy, mode=mode, create_parents=create_parents,
             if_version=if_version, file_mode=file_mode, chunk_size=chunk_size,
         )
+        requests = _WriteRequests(header, data_chunks(data, chunk_size))
         deadline = self._transfer_timeout(timeout)
         self._check_open()
         with self._errors(p):
@@ -599,11 +391,8 @@ class Client(_ClientBase):
                 timeout=timeout,
             )
             yield from entries
-            if not token:
+            if not self._next_page(token, seen, fspath(path)):
                 return
-            if token in seen:  # bound the loop against a server that cycles its tokens
-                raise _protocol_error("ListDir repeated a page token", fspath(path))
-            seen.add(token)
 
     # Stat
     def stat(

@@ -14,9 +14,10 @@ listens, DEADLINE_EXCEEDED from the client's own deadline) therefore map by code
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import grpc
+import grpc.aio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -327,11 +328,14 @@ def from_rpc_error(exc: grpc.RpcError, *, path: str | None = None) -> FsgateErro
     ``path`` is the path the call named; it fills ``.path`` when the server's ErrorInfo
     metadata carries none (e.g. the client's own deadline or an unreachable server).
     """
-    if isinstance(exc, grpc.Call):
+    if isinstance(exc, (grpc.Call, grpc.aio.AioRpcError)):
+        # A failed blocking call is a grpc.Call; grpc.aio raises AioRpcError, which has the
+        # same synchronous code() / details() / trailing_metadata().
         code = exc.code() or grpc.StatusCode.UNKNOWN
         message = exc.details() or ""
         try:
-            status = rpc_status.from_call(exc)
+            # from_call reads only code(), details() and trailing_metadata().
+            status = rpc_status.from_call(cast(grpc.Call, exc))
         except ValueError:
             # The status detail contradicts the call's code or message: ignore the detail.
             status = None

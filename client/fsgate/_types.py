@@ -215,13 +215,15 @@ class Timeouts:
     Attributes:
         connect: how long one connection attempt (TCP or unix connect, TLS and HTTP/2
             handshakes) may take before the call fails :class:`fsgate.Unavailable` (5 s).
-            Calls are fail-fast: a refused connection fails at once, it is not retried
-            until the deadline. gRPC's 1 s initial reconnect backoff is the effective floor.
+            Calls do not wait for a server to appear: a refused connection fails the
+            attempt at once. ReadFile, ListDir and Stat are then retried up to 4 times
+            within about 1.5 s (see ``fsgate._channel``); WriteFile never is.
         call: deadline of each unary call -- Stat, and each ListDir page (30 s).
         transfer: deadline of a whole ReadFile or WriteFile stream, including the time
             the caller takes to consume or produce the data (300 s).
 
-    A per-call ``timeout=`` replaces ``call`` or ``transfer`` for that call.
+    A per-call ``timeout=`` replaces ``call`` or ``transfer`` for that call. Retries
+    happen within the call's deadline, never beyond it.
     """
 
     connect: float = 5.0

@@ -3,6 +3,9 @@
 ``fsgate_server.cli`` builds the full ``fsgate`` parser and calls
 :func:`add_client_commands`; :func:`main` here builds a parser with only these commands.
 
+``read`` and ``write`` draw a progress bar on stderr for large transfers on a terminal
+(``--progress`` / ``--no-progress`` to choose).
+
 Exit codes (see :data:`EXIT_CODES`): 0 ok, 2 usage or invalid argument, 3 not found,
 4 permission denied or unauthenticated, 5 already exists or version mismatch, 1 anything
 else. Errors go to stderr as ``fsgate: <CODE>/<REASON>: <message>`` (``fsgate: <CODE>:
@@ -29,6 +32,13 @@ from fsgate._errors import (
     PermissionDenied,
     Unauthenticated,
     VersionMismatch,
+)
+from fsgate._progress import (
+    PROGRESS_MIN_BYTES,
+    CountingReader,
+    file_size,
+    progress,
+    wants_progress,
 )
 from fsgate._types import (
     DirEntry,
@@ -140,6 +150,14 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
+def _progress_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help=f"draw a progress bar on stderr (default: only on a terminal, for transfers of "
+        f"a known size of at least {PROGRESS_MIN_BYTES >> 20} MiB)",
+    )
+
+
 def add_client_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``read``, ``write``, ``ls`` and ``stat``; each sets ``func(args) -> int``."""
     common = _common_options()
@@ -150,6 +168,7 @@ def add_client_commands(subparsers: argparse._SubParsersAction[argparse.Argument
     )
     read.add_argument("path", metavar="PATH")
     read.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    _progress_option(read)
     read.set_defaults(func=_cmd_read)
 
     write = subparsers.add_parser(
@@ -169,6 +188,7 @@ def add_client_commands(subparsers: argparse._SubParsersAction[argparse.Argument
     write.add_argument("--mode", type=_octal_mode, metavar="OCTAL", default=0,
                        help="permission bits, e.g. 644 (default: 644 new, kept on replace)")
     write.add_argument("--json", action="store_true", help="print the result as JSON")
+    _progress_option(write)
     write.set_defaults(func=_cmd_write)
 
     ls = subparsers.add_parser(
@@ -307,15 +327,22 @@ def _print_json(obj: Any) -> None:
 # --- commands -----------------------------------------------------------------------------
 def _cmd_read(args: argparse.Namespace) -> int:
     def run(client: Client) -> int:
-        _, chunks = client.open_read(args.path, policy=_policy(args), timeout=args.timeout)
+        info, chunks = client.open_read(args.path, policy=_policy(args), timeout=args.timeout)
+        show = wants_progress(args.progress, sys.stderr, info.size)
         # The output is opened only once the file is known to be readable, so a failed
         # read leaves no empty OUT behind.
-        with _output(args.output) as out:
+        with _output(args.output) as out, \
+                progress(show, sys.stderr, info.size, _label(args.path)) as update:
             for chunk in chunks:
                 out.write(chunk)
+                update(len(chunk))
         return EXIT_OK
 
     return _report(args, run)
+
+
+def _label(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1] or path
 
 
 @contextlib.contextmanager
@@ -332,11 +359,15 @@ def _cmd_write(args: argparse.Namespace) -> int:
     def run(client: Client) -> int:
         mode = WriteMode.CREATE_NEW if args.create_new else WriteMode.REPLACE
         with _input(args.source) as source:
-            result = client.write_file(
-                args.path, source, mode=mode, create_parents=args.parents,
-                if_version=args.if_version, file_mode=args.mode, policy=_policy(args, write=True),
-                timeout=args.timeout,
-            )
+            total = file_size(source)
+            show = wants_progress(args.progress, sys.stderr, total)
+            with progress(show, sys.stderr, total, _label(args.path)) as update:
+                result = client.write_file(
+                    args.path, CountingReader(source, update), mode=mode,
+                    create_parents=args.parents, if_version=args.if_version,
+                    file_mode=args.mode, policy=_policy(args, write=True),
+                    timeout=args.timeout,
+                )
         if args.json:
             _print_json({"info": _info_json(result.info), "bytes_written": result.bytes_written})
         else:

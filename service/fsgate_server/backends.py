@@ -137,5 +137,5 @@ def start(name: str, settings: HelperSettings, *, pool_size: int, acquire_timeou
 
         # Landlock inside the namespace is a second wall wherever the kernel has it.
         return BwrapExecutor(replace(settings, landlock=landlock.abi_version() > 0),
-                             roots=roots)
+                             roots=roots, warm=max(1, pool_size // 2))
     raise BackendUnavailable(f"unknown backend {name!r}")

@@ -14,6 +14,13 @@ component below their served root without following symlinks, so a caller who sw
 directory for a symlink cannot get another directory mounted under a policy name. A
 request path that runs through a symlink is reproduced as that symlink (``--symlink``):
 the helper then sees where it leads, and its policy check judges it as under Landlock.
+
+Starting Python under bwrap costs tens of milliseconds, so helpers are started ahead of
+demand, each for one *exact* namespace: the key is the request's readable and writable
+sets and denied paths, and a warm helper serves only a request whose key is the same —
+so it gets precisely the namespace a fresh helper would. The namespace reflects the tree
+when the helper started; before use, every bind source is looked up again and a helper
+whose sources changed (a root replaced, a missing path created) is discarded, not used.
 """
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ import stat
 import subprocess
 import sys
 import threading
+import time
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -35,10 +44,10 @@ from fsgate._reasons import Reason
 from .backends import BackendUnavailable
 from .confinement import HelperSettings, confinement_for
 from .errors import ServiceError
-from .executor import Helper, HelperCall
+from .executor import Helper, HelperCall, HelperGone, begin
 from .helper.ops import Request
 from .helper.protocol import Kind
-from .policy import Root, is_within
+from .policy import Root, effective_policy, is_within
 from .runtime_roots import RuntimeFacts, runtime_files
 from .sandbox.env import helper_env
 
@@ -70,6 +79,12 @@ DROP_RUNTIME_ROOT_ENV = "FSGATE_TEST_DROP_RUNTIME_ROOT"
 """Test-only fault injection: a runtime root named here is left out of every helper's
 namespace, to prove the roots are needed (tests/integration/test_runtime_roots_needed.py).
 Never set it in production: the helper then cannot start and every request fails."""
+
+WARM_MAX_AGE = 60.0
+"""Seconds a warm helper may wait for its request before it is replaced."""
+WARM_KEYS = 4
+"""Distinct policies kept warm: the server's ceiling for reads and writes, plus the most
+recently used request policies."""
 
 _O_PIN = os.O_PATH | os.O_CLOEXEC
 # Nothing there that the server may reach: the helper finds nothing there either.
@@ -135,7 +150,7 @@ class BwrapExecutor:
     def __init__(self, settings: HelperSettings, *, roots: Sequence[Root],
                  bwrap: str | None = None, environ: Mapping[str, str] | None = None,
                  startup_files: Sequence[str] | None = None,
-                 import_path: Sequence[str] | None = None) -> None:
+                 import_path: Sequence[str] | None = None, warm: int = 2) -> None:
         environ = os.environ if environ is None else environ
         found = bwrap or find_bwrap(environ)
         if found is None:
@@ -167,6 +182,17 @@ class BwrapExecutor:
         self._cond = threading.Condition()
         self._spawning = 0
         self._stopped = False
+        self._warm_size = max(0, warm)
+        self._warm: dict[tuple[object, ...], deque[_Warm]] = {}
+        self._templates: OrderedDict[tuple[object, ...], Request] = OrderedDict()
+        ceiling = effective_policy(tuple(roots), None)
+        for op in ("write", "stat"):  # the ceiling: what every request without a policy gets
+            self._remember(Request(op, "/", ceiling, {}))
+        self._refiller: threading.Thread | None = None
+        if self._warm_size:
+            self._refiller = threading.Thread(target=self._refill, name="fsgate-bwrap-warm",
+                                              daemon=True)
+            self._refiller.start()
 
     # --- the command line -------------------------------------------------------------
 
@@ -277,6 +303,14 @@ class BwrapExecutor:
     # --- the Executor protocol --------------------------------------------------------
 
     def start(self, req: Request, deadline: float | None) -> HelperCall:
+        key = self._key(req)
+        self._remember(req)
+        warm = self._take_warm(key)
+        if warm is not None:
+            try:
+                return begin(warm, req, deadline)
+            except HelperGone:
+                log.warning("warm_helper_gone", pid=warm.pid)
         with self._cond:
             if self._stopped:
                 raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down", req.path)
@@ -298,6 +332,97 @@ class BwrapExecutor:
             call.close()
             raise
         return call
+
+    # --- warm helpers -------------------------------------------------------------------
+
+    def _key(self, req: Request) -> tuple[object, ...]:
+        c = confinement_for(req, self.settings, ())
+        return (c.read, c.write, req.policy.denied)
+
+    def _remember(self, req: Request) -> None:
+        key = self._key(req)
+        with self._cond:
+            self._templates[key] = req
+            self._templates.move_to_end(key)
+            while len(self._templates) > WARM_KEYS:
+                old, _ = self._templates.popitem(last=False)
+                for warm in self._warm.pop(old, deque()):
+                    warm.helper.close()
+            self._cond.notify_all()
+
+    def _signature(self, req: Request) -> tuple[object, ...]:
+        """What every bind source of req's namespace is right now."""
+        c = confinement_for(req, self.settings, ())
+        out: list[object] = []
+        for path in (*c.read, *c.write, *req.policy.denied):
+            found = self._open_below_root(path)
+            if isinstance(found, int):
+                try:
+                    st = os.fstat(found)
+                finally:
+                    os.close(found)
+                out.append((path, st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode)))
+            else:
+                out.append((path, found))
+        return tuple(out)
+
+    def _take_warm(self, key: tuple[object, ...]) -> Helper | None:
+        while True:
+            with self._cond:
+                queue = self._warm.get(key)
+                if not queue:
+                    return None
+                warm = queue.popleft()
+                template = self._templates.get(key)
+                self._cond.notify_all()
+            try:
+                fresh = (time.monotonic() - warm.born < WARM_MAX_AGE
+                         and warm.helper.proc is not None and warm.helper.proc.poll() is None
+                         and template is not None
+                         and self._signature(template) == warm.signature)
+            except OSError:
+                fresh = False
+            if fresh:
+                return warm.helper
+            warm.helper.close()
+
+    def _refill(self) -> None:
+        while True:
+            with self._cond:
+                target = None
+                while target is None:
+                    if self._stopped:
+                        return
+                    for key in reversed(self._templates):  # most recently used first
+                        queue = self._warm.setdefault(key, deque())
+                        while queue and time.monotonic() - queue[0].born > WARM_MAX_AGE:
+                            queue.popleft().helper.close()
+                        if len(queue) < self._warm_size:
+                            target = (key, self._templates[key])
+                            break
+                    else:
+                        self._cond.wait(WARM_MAX_AGE / 4)
+                key, template = target
+                self._spawning += 1
+            try:
+                signature = self._signature(template)
+                helper = self._spawn(template)
+            except (ServiceError, OSError) as exc:
+                log.warning("warm_spawn_failed", error=str(exc))
+                helper = None
+            finally:
+                with self._cond:
+                    self._spawning -= 1
+                    self._cond.notify_all()
+            if helper is None:
+                time.sleep(1.0)  # do not spin on a host where spawning fails
+                continue
+            with self._cond:
+                if self._stopped or key not in self._templates:
+                    helper.close()
+                    continue
+                self._warm.setdefault(key, deque()).append(
+                    _Warm(helper, signature, time.monotonic()))
 
     def _spawn(self, req: Request) -> Helper:
         server_end, helper_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -323,13 +448,25 @@ class BwrapExecutor:
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
+            self._cond.notify_all()
             while self._spawning:  # a spawn in flight still passes the pinned fds
                 self._cond.wait()
+            warm = [w for queue in self._warm.values() for w in queue]
+            self._warm.clear()
+        for w in warm:
+            w.helper.close()
         self._close_pinned()
 
     def _close_pinned(self) -> None:
         while self._pinned:
             os.close(self._pinned.pop()[1])
+
+
+@dataclass
+class _Warm:
+    helper: Helper
+    signature: tuple[object, ...]
+    born: float
 
 
 class _ExecHelper(Helper):

@@ -3,8 +3,9 @@ forks one fresh helper per request and hands the server that helper's channel.
 
 Forking from the gRPC server itself would fork a multi-threaded process (unsafe, and
 grpc's own fork handlers get involved); forking from this small process is cheap and
-clean. Helpers are forked ahead of demand and wait, unconfined but holding nothing, for
-their one request; each confines itself to that request before touching a user path.
+clean. Helpers are forked ahead of demand and, holding nothing, apply every confinement
+step that does not depend on the request (BEFORE_REQUEST); then they wait for their one
+request, and confine themselves to it (Landlock, seccomp) before touching a user path.
 
 Control protocol (server -> fork server): one byte b"F" per helper wanted. Answer: a
 4-byte pid with two fds attached (SCM_RIGHTS): the server's end of the helper's
@@ -13,18 +14,74 @@ socketpair, and a pidfd for the helper, so the server can kill it without pid re
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
 import socket
 import struct
 import sys
+from collections.abc import Callable
 
-from .confinement import HelperSettings, confiner
+from .confinement import HelperSettings, confinement_for
+from .helper import protocol
 from .helper.main import serve_one
-from .sandbox import process
+from .helper.ops import Request, fd_path, info_of
+from .policy import EffectivePolicy
+from .sandbox import confine, landlock, process, seccomp
 
 PID = struct.Struct("!I")
+
+# The confinement steps that do not depend on the request run while a pre-forked helper
+# waits for it; the request then pays only for its own Landlock ruleset and the seccomp
+# filter. They are the head of confine.STEPS, so the order stays the one confine.py reads.
+BEFORE_REQUEST = (confine.require_single_thread, confine.close_fds, confine.limit_resources,
+                  confine.no_new_privs)
+AFTER_REQUEST = confine.STEPS[len(BEFORE_REQUEST):]
+if confine.STEPS[:len(BEFORE_REQUEST)] != BEFORE_REQUEST:
+    raise ImportError("confine.STEPS no longer starts with forkserver.BEFORE_REQUEST")
+
+# A request like the real ones, decoded (never carried out) while the helper waits, so
+# most pages that the decoder and the confinement code write are copied before it arrives.
+_WARM_UP = json.dumps(Request(
+    "read", "/nonexistent/warm-up", EffectivePolicy(readable=("/nonexistent",), writable=(),
+                                                     denied=()),
+    {"offset": 0, "length": 0, "chunk_size": 1 << 20, "max_bytes": 1}).to_json()).encode()
+
+
+def _prepare(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ...]) -> None:
+    """What a helper does before its request: pre-confine, and warm up, touching no path."""
+    idle = Request.from_json(protocol.decode_json(_WARM_UP))
+    c = confinement_for(idle, settings, keep)
+    for step in BEFORE_REQUEST:
+        step(c)
+    # The channel itself stands in for a file: its stat, its /proc/self/fd link.
+    info = info_of(fd_path(sock.fileno()), os.fstat(sock.fileno()))
+    json.dumps({"info": info}, separators=(",", ":"))
+    landlock.abi_version()  # the ctypes path restrict() takes
+    seccomp.compile_filter()
+
+
+def _confiner(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ...]
+              ) -> Callable[[Request], None]:
+    """Prepare now; the returned function finishes confining for the request. A failure to
+    prepare is raised there, so it is reported like any confinement failure."""
+    try:
+        _prepare(settings, sock, keep)
+    except Exception as exc:
+        failed = exc
+
+        def refuse(_req: Request) -> None:
+            raise failed
+
+        return refuse
+
+    def confine_request(req: Request) -> None:
+        c = confinement_for(req, settings, keep)
+        for step in AFTER_REQUEST:
+            step(c)
+
+    return confine_request
 
 
 def fork_helper(control: socket.socket, settings: HelperSettings) -> None:
@@ -39,8 +96,9 @@ def fork_helper(control: socket.socket, settings: HelperSettings) -> None:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             process.set_parent_death_signal(signal.SIGKILL, expected_parent=me)
             os.setsid()  # its own session: no controlling terminal to inject input into
+            gc.disable()  # one short request: no cycles worth the pages a collection writes
             keep = (0, 1, 2, helper_end.fileno())
-            status = serve_one(helper_end, confiner(settings, keep))
+            status = serve_one(helper_end, _confiner(settings, helper_end, keep))
         finally:
             os._exit(status)
     helper_end.close()
@@ -63,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when we stop
     settings = HelperSettings.from_json(json.loads(args.settings))
     control = socket.socket(fileno=args.control_fd)
+    gc.freeze()  # helpers never collect what was here before the fork: fewer copied pages
     while True:
         try:
             cmd = control.recv(64)

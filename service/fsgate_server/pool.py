@@ -1,11 +1,13 @@
 """The landlock backend's executor: helpers forked ahead of demand by the fork server.
 
-A background thread keeps ``size`` helpers waiting. A request takes one (each is used
-once, then killed), and the thread forks a replacement while the request runs.
+``size`` helpers wait, forked ahead of demand. A request takes one (each is used once,
+then killed) and asks the fork server for its replacement, which is forked while the
+request runs; a background thread receives the new helpers.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import socket
@@ -51,25 +53,34 @@ class ForkServerExecutor:
         theirs.close()
         self._thread = threading.Thread(target=self._refill, name="fsgate-pool", daemon=True)
         self._thread.start()
+        self._ask(self.size)
 
     @property
     def forkserver_pid(self) -> int:
         return self._proc.pid
 
+    def _ask(self, n: int = 1) -> None:
+        """Ask the fork server for n more helpers (one byte each; never blocks for long)."""
+        try:
+            self._control.sendall(b"F" * n)
+        except OSError as exc:
+            self._fail(f"fork server failed: {exc}")
+
+    def _fail(self, why: str) -> None:
+        with self._cond:
+            if self._broken is None and not self._stopped:
+                self._broken = why
+                log.error("forkserver_failed", error=why)
+            self._cond.notify_all()
+
     def _refill(self) -> None:
+        # Only receives: requests for helpers are sent by acquire() itself, so waking this
+        # thread (and taking the GIL) happens once the fork is done, not mid-request.
         while True:
-            with self._cond:
-                while len(self._ready) >= self.size and not self._stopped:
-                    self._cond.wait()
-                if self._stopped:
-                    return
             try:
-                helper = self._fork_one()
+                helper = self._receive_one()
             except OSError as exc:
-                with self._cond:
-                    self._broken = f"fork server failed: {exc}"
-                    self._cond.notify_all()
-                log.error("forkserver_failed", error=str(exc))
+                self._fail(f"fork server failed: {exc}")
                 return
             with self._cond:
                 if self._stopped:
@@ -78,8 +89,7 @@ class ForkServerExecutor:
                 self._ready.append(helper)
                 self._cond.notify_all()
 
-    def _fork_one(self) -> Helper:
-        self._control.sendall(b"F")
+    def _receive_one(self) -> Helper:
         msg, fds, _flags, _addr = socket.recv_fds(self._control, PID.size, 2)
         if len(msg) != PID.size or len(fds) != 2:
             for fd in fds:
@@ -102,7 +112,7 @@ class ForkServerExecutor:
                     raise ServiceError(Reason.BUSY, "no helper became ready in time")
                 self._cond.wait(remaining)
             helper = self._ready.popleft()
-            self._cond.notify_all()
+        self._ask()  # its replacement, forked while this request runs
         return helper
 
     def start(self, req: Request, deadline: float | None) -> HelperCall:
@@ -122,7 +132,12 @@ class ForkServerExecutor:
             self._cond.notify_all()
         for helper in ready:
             helper.close()
-        self._control.close()  # the fork server exits; its waiting children die with it
+        # The fork server exits on EOF, and its waiting children die with it; shutdown
+        # also wakes the refill thread out of its recv.
+        with contextlib.suppress(OSError):
+            self._control.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=5)
+        self._control.close()
         try:
             self._proc.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -67,8 +67,11 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
     #: ListDir answers from this, ``page_size`` (default 1000) entries per page.
     entries: list[fsgate_pb2.DirEntry] = field(default_factory=list)
     captured: list[Captured] = field(default_factory=list)
-    #: When set, the next call aborts with this status (and the field is cleared).
+    #: When set, the next ``fail_count`` calls abort with this status (then it is cleared).
+    #: The client retries UNAVAILABLE on ReadFile, ListDir and Stat: to see that error
+    #: from those, fail at least ``RETRY_POLICY["maxAttempts"]`` calls.
     fail_next: status_pb2.Status | None = None
+    fail_count: int = 1
     #: ReadFile: data chunk size when the request leaves it 0.
     read_chunk: int = 4
     #: ReadFile: after the first data chunk, wait for this event before the rest.
@@ -76,6 +79,9 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
     read_gate_timed_out: bool = False
     #: ReadFile: set when a ReadFile call has ended on the server, completed or cancelled.
     read_ended: threading.Event = field(default_factory=threading.Event)
+    #: WriteFile: seconds to wait for a cancellation before committing (tests of
+    #: cancelled writes; gRPC may report a cancel just after the stream "ended").
+    commit_grace: float = 0.0
     #: Stat: wait for this event before answering (deadline tests).
     stat_gate: threading.Event | None = None
 
@@ -91,7 +97,10 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
     def _begin(self, method: str, request: Any, context: grpc.ServicerContext) -> None:
         self.captured.append(Captured(method, request, dict(context.invocation_metadata())))
         if self.fail_next is not None:
-            status, self.fail_next = self.fail_next, None
+            status = self.fail_next
+            self.fail_count -= 1
+            if self.fail_count <= 0:
+                self.fail_next, self.fail_count = None, 1
             context.abort_with_status(rpc_status.to_status(status))
         sandbox = getattr(request, "sandbox", None)
         path = request.path
@@ -135,14 +144,18 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
 
     def WriteFile(self, request_iterator: Iterator[fsgate_pb2.WriteFileRequest],
                   context: grpc.ServicerContext) -> fsgate_pb2.WriteFileResponse:
+        ended = threading.Event()
+        context.add_callback(ended.set)  # before we return, only a cancel sets it
         messages = []
         for msg in request_iterator:
             messages.append(msg)
             if len(messages) == 1:
                 self._begin("WriteFile", msg.header, context)
         self.captured[-1].request = messages
-        if not context.is_active():  # cancelled: leave the file as it was
-            return fsgate_pb2.WriteFileResponse()
+        # A client's cancel can end the request iterator like its half-close, a moment
+        # before gRPC reports the call cancelled; with a grace, wait for that report.
+        if ended.wait(self.commit_grace) or not context.is_active():
+            return fsgate_pb2.WriteFileResponse()  # cancelled: leave the file as it was
         content = b"".join(m.data for m in messages[1:])
         path = self._resolve(messages[0].header)
         self.files[path] = content
@@ -178,16 +191,16 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
 
 
 @contextlib.contextmanager
-def serve(servicer: FakeFileSystem) -> Iterator[str]:
+def serve(servicer: FakeFileSystem, target: str | None = None) -> Iterator[str]:
     """Run ``servicer`` on a unix socket; yields the target ("unix:/tmp/.../fsgate.sock").
 
-    The socket lives in a short /tmp directory: pytest's tmp_path can exceed the 107-byte
-    limit of a unix socket path.
+    The socket lives in a short /tmp directory (pytest's tmp_path can exceed the 107-byte
+    limit of a unix socket path), or at ``target`` when given.
     """
     with tempfile.TemporaryDirectory(prefix="fsgate-test-") as tmp:
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(servicer, server)
-        target = f"unix:{tmp}/fsgate.sock"
+        target = target or f"unix:{tmp}/fsgate.sock"
         server.add_insecure_port(target)
         server.start()
         try:

@@ -11,6 +11,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from fsgate._channel import RETRY_POLICY
+from fsgate._progress import PROGRESS_MIN_BYTES, wants_progress
 from fsgate._reasons import STATUS_CODE, Reason
 from fsgate.cli import add_client_commands, main
 from fsgate.v1 import fsgate_pb2
@@ -190,6 +192,7 @@ def test_each_reason_has_its_exit_code_and_message(
 ) -> None:
     code = STATUS_CODE[reason]
     fake.fail_next = status_with_reason(code, "it failed", reason.value)
+    fake.fail_count = RETRY_POLICY["maxAttempts"]  # UNAVAILABLE is retried: fail each try
 
     exit_code, out, err = run(capsysbinary, "stat", "/ws/a.txt")
 
@@ -309,3 +312,64 @@ def test_commands_plug_into_another_parser() -> None:
         assert args.path == "/a"
     assert parser.parse_args(["write", "/a"]).source == "-"
 
+
+
+# --- progress bars ----------------------------------------------------------------------------
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("flag", "stream", "total", "shown"),
+    [
+        (None, Terminal(), PROGRESS_MIN_BYTES, True),
+        (None, Terminal(), PROGRESS_MIN_BYTES - 1, False),  # small: not worth a bar
+        (None, Terminal(), None, False),  # unknown size (a pipe): no bar unless asked
+        (None, io.StringIO(), 1 << 30, False),  # not a terminal: stderr stays clean
+        (True, io.StringIO(), None, True),  # --progress
+        (False, Terminal(), 1 << 30, False),  # --no-progress
+    ],
+)
+def test_progress_is_shown_for_large_transfers_on_a_terminal_or_when_asked(
+    flag: bool | None, stream: io.StringIO, total: int | None, shown: bool
+) -> None:
+    assert wants_progress(flag, stream, total) is shown
+
+
+def test_read_progress_counts_up_to_the_file_size(fake: FakeFileSystem, tmp_path: pathlib.Path,
+                                                  capsysbinary: pytest.CaptureFixture[bytes]
+                                                  ) -> None:
+    fake.files["/ws/big.bin"] = b"z" * 5000
+    fake.read_chunk = 1000
+    code, out, err = run(capsysbinary, "read", "/ws/big.bin", "--progress",
+                         "-o", str(tmp_path / "copy"))
+
+    assert (code, out) == (0, b"")  # the bar never reaches stdout
+    assert "big.bin" in err and "100%" in err and "4.88k/4.88k" in err
+
+
+def test_write_progress_from_a_file_and_from_a_pipe(
+    fake: FakeFileSystem, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    src = tmp_path / "src"
+    src.write_bytes(b"y" * 3000)
+
+    code, _, err = run(capsysbinary, "write", "/ws/new", str(src), "--progress")
+    assert code == 0 and "100%" in err and "2.93k/2.93k" in err
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"from a pipe")))
+    code, _, err = run(capsysbinary, "write", "/ws/piped", "--progress")
+    assert code == 0 and "%" not in err and "11.0B" in err  # no total: bytes so far
+    assert fake.files["/ws/piped"] == b"from a pipe"
+
+
+def test_no_progress_off_a_terminal_by_default(fake: FakeFileSystem,
+                                              capsysbinary: pytest.CaptureFixture[bytes]
+                                              ) -> None:
+    fake.files["/ws/big.bin"] = b"z" * PROGRESS_MIN_BYTES
+    fake.read_chunk = 1 << 20
+    code, out, err = run(capsysbinary, "read", "/ws/big.bin")
+
+    assert (code, len(out), err) == (0, PROGRESS_MIN_BYTES, "")

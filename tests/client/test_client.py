@@ -10,12 +10,14 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import fsgate
 import grpc
 import pytest
 from fsgate import Client, FileType, Policy, Timeouts, WriteMode
+from fsgate._channel import RETRY_POLICY
 from fsgate._reasons import STATUS_CODE
 from fsgate.v1 import fsgate_pb2
 
@@ -60,7 +62,8 @@ def client(shared_client: Client, fake: FakeFileSystem) -> Client:
 # --- the package surface -------------------------------------------------------------------
 def test_public_surface_is_pinned() -> None:
     assert sorted(fsgate.__all__) == sorted([
-        "AlreadyExists", "Busy", "Client", "CwdRequired", "DeadlineExceeded", "DirEntry",
+        "AlreadyExists", "AsyncClient", "Busy", "Client", "CwdRequired", "DeadlineExceeded",
+        "DirEntry",
         "FailedPrecondition", "FileInfo", "FileType", "FsgateError", "HelperFailed",
         "InvalidArgument", "InvalidPath", "InvalidPolicy", "InvalidRequest", "IsADirectory",
         "NoSpace", "NotADirectory", "NotFound", "NotRegularFile", "OutsidePolicy",
@@ -400,6 +403,7 @@ def test_write_file_refuses_a_text_file(client: Client) -> None:
 def test_a_failing_data_source_cancels_the_write_and_raises_its_error(
     fake: FakeFileSystem, client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
+    fake.commit_grace = 1.0
     def source() -> Iterator[bytes]:
         yield b"partial"
         raise OSError("disk on fire")
@@ -498,12 +502,17 @@ def test_client_deadline_raises_deadline_exceeded(fake: FakeFileSystem,
     assert info.value.path == "/ws/a.txt"
 
 
-def test_no_server_raises_unavailable_at_once(tmp_path: pathlib.Path) -> None:
+def test_no_server_raises_unavailable_after_the_retries_not_the_deadline(
+    tmp_path: pathlib.Path,
+) -> None:
+    started = time.monotonic()
     with (
         Client(f"unix:{tmp_path}/nobody.sock") as client,
         pytest.raises(fsgate.Unavailable) as info,
     ):
         client.stat("/ws/a.txt", timeout=30)
+
+    assert time.monotonic() - started < 10  # ~1.5 s of retries, never the 30 s deadline
 
     assert isinstance(info.value, ConnectionError)
     assert info.value.code is grpc.StatusCode.UNAVAILABLE
@@ -537,6 +546,7 @@ def test_server_errors_arrive_as_the_mapped_class(fake: FakeFileSystem, client: 
                                                   reason: fsgate.Reason) -> None:
     fake.fail_next = status_with_reason(STATUS_CODE[reason], "nope", reason.value,
                                         metadata={"path": "/ws/a.txt"})
+    fake.fail_count = RETRY_POLICY["maxAttempts"]  # UNAVAILABLE is retried: fail each try
     with pytest.raises(fsgate.FsgateError) as info:
         client.stat("/ws/a.txt")
 

@@ -204,8 +204,13 @@ def op_read(sock: socket.socket, req: Request) -> None:
     protocol.send(sock, Kind.END)
 
 
+SPLICE_MIN_BYTES = 256 << 10  # below this, one pread and one send cost less than a pipe
+
+
 def _send_range(sock: socket.socket, fd: int, offset: int, todo: int, chunk: int) -> None:
     # Bounded by the size seen at open: a file that grows during the read cannot stretch it.
+    if todo >= SPLICE_MIN_BYTES and _splice_range(sock, fd, offset, todo, chunk):
+        return
     while todo > 0:
         data = os.pread(fd, min(chunk, todo), offset)
         if not data:
@@ -213,6 +218,58 @@ def _send_range(sock: socket.socket, fd: int, offset: int, todo: int, chunk: int
         protocol.send(sock, Kind.DATA, data)
         offset += len(data)
         todo -= len(data)
+
+
+def _pipe_of(size: int) -> tuple[int, int] | None:
+    """A pipe that holds ``size`` bytes, or None if the kernel will not make one that big."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        if fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size) >= size:
+            return r, w
+    except OSError:
+        pass  # above fs.pipe-max-size (1 MiB by default) for an unprivileged helper
+    os.close(r)
+    os.close(w)
+    return None
+
+
+def _splice_range(sock: socket.socket, fd: int, offset: int, todo: int, chunk: int) -> bool:
+    """Send the range as DATA frames without copying it through Python: file -> pipe ->
+    socket with splice(2). False (nothing sent) if no pipe can hold a whole chunk."""
+    pipe = _pipe_of(chunk)
+    if pipe is None:
+        return False
+    r, w = pipe
+    out = sock.fileno()
+    sent = False
+    try:
+        while todo > 0:
+            # Fill the pipe first: the frame header must carry the length actually read,
+            # which is shorter than asked if the file shrank under us.
+            want, got = min(chunk, todo), 0
+            while got < want:
+                try:
+                    n = os.splice(fd, w, want - got, offset_src=offset + got)
+                except OSError as exc:
+                    if exc.errno in (errno.EINVAL, errno.ENOSYS) and not sent:
+                        return False  # a file system without splice: the caller preads
+                    raise
+                if n == 0:
+                    break  # end of file
+                got += n
+            if got == 0:
+                break
+            sock.sendall(protocol.HEADER.pack(Kind.DATA, got))
+            sent = True
+            left = got
+            while left > 0:
+                left -= os.splice(r, out, left)
+            offset += got
+            todo -= got
+    finally:
+        os.close(r)
+        os.close(w)
+    return True
 
 
 def op_list(sock: socket.socket, req: Request) -> None:
@@ -403,24 +460,57 @@ def _check_version(st: os.stat_result | None, if_version: str, path: str) -> Non
 
 def _receive_into(sock: socket.socket, fd: int, max_bytes: int, path: str) -> int:
     written = 0
-    while True:
-        try:
-            kind, payload = protocol.recv(sock)
-        except protocol.PeerClosed:
-            raise _Abandoned from None  # the server gave up on this write: leave no trace
-        if kind is Kind.END:
-            return written
-        if kind is not Kind.DATA:
-            raise protocol.ProtocolError(f"unexpected {kind.name} during a write")
-        written += len(payload)
-        if written > max_bytes:
-            raise OpError(Reason.TOO_LARGE, f"{path}: more than {max_bytes} bytes")
-        view = memoryview(payload)
-        try:
-            while view:
-                view = view[os.write(fd, view):]
-        except OSError as exc:
-            raise classify(exc, path, lambda _: True) from exc
+    pipe: tuple[int, int] | None = None
+    try:
+        while True:
+            try:
+                kind, length = protocol.recv_header(sock)
+            except protocol.PeerClosed:
+                raise _Abandoned from None  # the server gave up on this write: leave no trace
+            if kind is Kind.END:
+                return written
+            if kind is not Kind.DATA:
+                raise protocol.ProtocolError(f"unexpected {kind.name} during a write")
+            written += length
+            if written > max_bytes:
+                raise OpError(Reason.TOO_LARGE, f"{path}: more than {max_bytes} bytes")
+            try:
+                if length >= SPLICE_MIN_BYTES:
+                    if pipe is None:
+                        pipe = _any_pipe(length)
+                    _splice_in(sock, pipe, fd, length)
+                else:
+                    view = memoryview(protocol.recv_payload(sock, length))
+                    while view:
+                        view = view[os.write(fd, view):]
+            except OSError as exc:
+                raise classify(exc, path, lambda _: True) from exc
+    finally:
+        if pipe is not None:
+            os.close(pipe[0])
+            os.close(pipe[1])
+
+
+def _any_pipe(size: int) -> tuple[int, int]:
+    r, w = os.pipe2(os.O_CLOEXEC)
+    with contextlib.suppress(OSError):  # a smaller pipe only means more splices
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, min(size, 1 << 20))
+    return r, w
+
+
+def _splice_in(sock: socket.socket, pipe: tuple[int, int], fd: int, length: int) -> None:
+    """One DATA payload from the channel into the file, socket -> pipe -> file, never
+    through Python memory."""
+    r, w = pipe
+    left = length
+    while left > 0:
+        n = os.splice(sock.fileno(), w, left)
+        if n == 0:
+            raise protocol.ProtocolError(f"channel closed after {length - left} of {length} "
+                                         "bytes")
+        left -= n
+        while n > 0:
+            n -= os.splice(r, fd, n)
 
 
 class _Abandoned(Exception):

@@ -75,7 +75,19 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return b"".join(parts)
 
 
+def recv_payload(sock: socket.socket, length: int) -> bytes:
+    """The payload of a frame whose header ``recv_header`` returned."""
+    return _recv_exact(sock, length)
+
+
 def recv(sock: socket.socket) -> tuple[Kind, bytes]:
+    kind, length = recv_header(sock)
+    return kind, _recv_exact(sock, length)
+
+
+def recv_header(sock: socket.socket) -> tuple[Kind, int]:
+    """The next frame's kind and checked length; its payload is the caller's to read
+    (``recv`` does, or a helper splices a DATA payload straight into a file)."""
     header = sock.recv(HEADER.size, socket.MSG_WAITALL)
     if not header:
         raise PeerClosed("channel closed")
@@ -89,7 +101,7 @@ def recv(sock: socket.socket) -> tuple[Kind, bytes]:
     limit = MAX_DATA_BYTES if kind is Kind.DATA else MAX_CONTROL_BYTES
     if length > limit:
         raise ProtocolError(f"{kind.name} frame of {length} bytes exceeds {limit}")
-    return kind, _recv_exact(sock, length)
+    return kind, length
 
 
 def decode_json(payload: bytes) -> Any:

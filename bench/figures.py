@@ -1,0 +1,211 @@
+"""The figures the benchmark reports, their ratios, the issue's targets, and the markdown."""
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SMALL_OPS = ("read4k", "write4k", "list100", "stat")
+OP_TITLES = {"read4k": "ReadFile 4 KiB", "write4k": "WriteFile 4 KiB",
+             "list100": "ListDir 100 entries", "stat": "Stat"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    title: str
+    unit: str
+    better: str  # "lower" or "higher"
+
+
+def figures() -> list[Figure]:
+    out = []
+    for op in SMALL_OPS:
+        t = OP_TITLES[op]
+        out += [Figure(f"{op}.p50_ms", f"{t} p50, c=1", "ms", "lower"),
+                Figure(f"{op}.p99_ms", f"{t} p99, c=1", "ms", "lower"),
+                Figure(f"{op}.c8_per_s", f"{t} throughput, c=8", "calls/s", "higher")]
+    out += [
+        Figure("read_big.mb_per_s", "ReadFile big file", "MB/s", "higher"),
+        Figure("write_big.mb_per_s", "WriteFile big file", "MB/s", "higher"),
+        Figure("rss_read.peak_mib", "peak RSS, server tree, reading huge file", "MiB", "lower"),
+        Figure("rss_read.growth_mib", "RSS growth, reading huge file", "MiB", "lower"),
+        Figure("rss_write.peak_mib", "peak RSS, server tree, writing huge file", "MiB", "lower"),
+        Figure("rss_write.growth_mib", "RSS growth, writing huge file", "MiB", "lower"),
+        Figure("list_all.seconds", "ListDir paging through all entries", "s", "lower"),
+    ]
+    return out
+
+
+# Codex's exec-server figures that have an fsgate counterpart: fsgate key -> peer key.
+PEER_KEYS = {"read4k.p50_ms": "read4k_sandboxed_p50_ms",
+             "read4k.p99_ms": "read4k_sandboxed_p99_ms",
+             "write4k.p50_ms": "write4k_sandboxed_p50_ms",
+             "write4k.p99_ms": "write4k_sandboxed_p99_ms",
+             "list100.p50_ms": "list100_sandboxed_p50_ms",
+             "list100.p99_ms": "list100_sandboxed_p99_ms"}
+
+
+def percentile(xs: Sequence[float], p: float) -> float:
+    """Linear interpolation between closest ranks (as the peer script computes it)."""
+    s = sorted(xs)
+    k = (len(s) - 1) * p / 100
+    f = int(k)
+    c = min(f + 1, len(s) - 1)
+    return s[f] + (s[c] - s[f]) * (k - f)
+
+
+def median(xs: Sequence[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def ratio(value: float | None, base: float | None) -> float | None:
+    if value is None or base is None or base <= 0 or not math.isfinite(value):
+        return None
+    return value / base
+
+
+MIN_RSS_BASE_MIB = 1.0  # a growth ratio over less than this is noise, not a figure
+
+
+def ratios(results: dict[str, dict[str, float]], base: str = "baseline"
+           ) -> dict[str, dict[str, float | None]]:
+    """Every figure of every backend divided by the baseline's."""
+    out: dict[str, dict[str, float | None]] = {}
+    if base not in results:
+        return out
+    for name, figs in results.items():
+        row: dict[str, float | None] = {}
+        for key, value in figs.items():
+            b = results[base].get(key)
+            if key.endswith("growth_mib") and (b is None or b < MIN_RSS_BASE_MIB):
+                row[key] = None
+            else:
+                row[key] = ratio(value, b)
+        out[name] = row
+    return out
+
+
+def peer_ratios(results: dict[str, dict[str, float]], peer: dict[str, Any] | None
+                ) -> dict[str, dict[str, float | None]]:
+    """Codex's sandboxed latency divided by each backend's (how many times faster fsgate is)."""
+    out: dict[str, dict[str, float | None]] = {}
+    if not peer:
+        return out
+    for name, figs in results.items():
+        out[name] = {key: ratio(peer.get(pkey), figs.get(key)) for key, pkey in PEER_KEYS.items()
+                     if key in figs}
+    return out
+
+
+@dataclass(frozen=True)
+class Target:
+    text: str
+    backend: str
+    key: str
+    limit: float
+    against: str  # "baseline" or "peer"
+    at_most: bool
+
+
+TARGETS = (
+    Target("landlock ReadFile 4 KiB p50 / baseline (c=1)", "landlock", "read4k.p50_ms", 2.0,
+           "baseline", True),
+    Target("landlock ReadFile 4 KiB p99 / baseline (c=1)", "landlock", "read4k.p99_ms", 3.0,
+           "baseline", True),
+    Target("landlock ReadFile 4 KiB throughput / baseline (c=8)", "landlock",
+           "read4k.c8_per_s", 0.40, "baseline", False),
+    Target("landlock WriteFile 4 KiB p50 / baseline", "landlock", "write4k.p50_ms", 2.0,
+           "baseline", True),
+    Target("landlock ListDir 100 p50 / baseline", "landlock", "list100.p50_ms", 2.0,
+           "baseline", True),
+    Target("Codex sandboxed readFile p50 / landlock ReadFile p50", "landlock", "read4k.p50_ms",
+           15.0, "peer", False),
+    Target("Codex sandboxed readFile p50 / bwrap ReadFile p50", "bwrap", "read4k.p50_ms", 1.5,
+           "peer", False),
+    Target("landlock ReadFile big file MB/s / baseline", "landlock", "read_big.mb_per_s", 0.90,
+           "baseline", False),
+    Target("landlock WriteFile big file MB/s / baseline", "landlock", "write_big.mb_per_s",
+           0.90, "baseline", False),
+)
+RSS_TARGET_MIB = 64.0
+
+
+def check_targets(results: dict[str, dict[str, float]], rat: dict[str, dict[str, float | None]],
+                  prat: dict[str, dict[str, float | None]]) -> list[dict[str, Any]]:
+    out = []
+    for t in TARGETS:
+        table = rat if t.against == "baseline" else prat
+        got = table.get(t.backend, {}).get(t.key)
+        ok = None if got is None else (got <= t.limit if t.at_most else got >= t.limit)
+        out.append({"target": t.text, "limit": f"{'≤' if t.at_most else '≥'} {t.limit:g}",
+                    "measured": got, "met": ok})
+    for backend in ("landlock", "bwrap"):
+        for key, what in (("rss_read.growth_mib", "read"), ("rss_write.growth_mib", "write")):
+            got = results.get(backend, {}).get(key)
+            out.append({"target": f"{backend} peak RSS growth, huge-file {what} (MiB)",
+                        "limit": f"≤ {RSS_TARGET_MIB:g}", "measured": got,
+                        "met": None if got is None else got <= RSS_TARGET_MIB})
+    return out
+
+
+# --- markdown -----------------------------------------------------------------------------
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}" if abs(x) < 1 else f"{x:.2f}"
+
+
+def _x(r: float | None) -> str:
+    return "-" if r is None else f"{r:.2f}x"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    results: dict[str, dict[str, float]] = report["results"]
+    rat = report["ratios"]
+    prat = report["peer_ratios"]
+    peer = report.get("peer") or {}
+    names = [n for n in ("baseline", "landlock", "bwrap") if n in results]
+    head = ["figure", "unit", "better"]
+    for n in names:
+        head += [n] if n == "baseline" else [n, f"{n} / baseline"]
+    if peer:
+        head += ["codex", "codex / baseline"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for f in figures():
+        row = [f.title, f.unit, f.better]
+        for n in names:
+            row.append(_num(results[n].get(f.key)))
+            if n != "baseline":
+                row.append(_x(rat.get(n, {}).get(f.key)))
+        if peer:
+            pv = peer.get(PEER_KEYS.get(f.key, ""))
+            row += [_num(pv), _x(ratio(pv, results.get("baseline", {}).get(f.key)))]
+        lines.append("| " + " | ".join(row) + " |")
+    out = ["## Figures (medians over runs; ratios to the unsandboxed baseline)", "",
+           *lines, ""]
+    if prat:
+        out += ["## Against Codex's exec-server (Codex sandboxed / fsgate; higher: fsgate "
+                "faster)", "", "| figure | " + " | ".join(prat) + " |",
+                "|---|" + "---|" * len(prat)]
+        for key in PEER_KEYS:
+            out.append(f"| {key} | " + " | ".join(_x(prat[n].get(key)) for n in prat) + " |")
+        out.append("")
+    out += ["## Targets (issue 5)", "", "| target | limit | measured | met |", "|---|---|---|---|"]
+    for t in report["targets"]:
+        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        out.append(f"| {t['target']} | {t['limit']} | {_num(t['measured'])} | {met} |")
+    skipped = report.get("skipped") or {}
+    if skipped:
+        out += ["", "## Skipped", ""]
+        out += [f"- {name}: {why}" for name, why in skipped.items()]
+    return "\n".join(out) + "\n"

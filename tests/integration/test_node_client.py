@@ -1,0 +1,163 @@
+"""The Node.js client (clients/node, generated at run time from protos/) against a real
+server: it reads, writes, lists and stats, and its errors carry the code and ErrorInfo."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fsgate import Client
+
+from ..conftest import BACKENDS, REPO, ServerProcess, backend_skip_reason, start_server
+from ..helpers import snapshot
+
+NODE_DIR = REPO / "clients" / "node"
+CLI = NODE_DIR / "cli.js"
+
+NODE, NPM = shutil.which("node"), shutil.which("npm")
+pytestmark = pytest.mark.skipif(
+    NODE is None or NPM is None,
+    reason="node and npm are not installed: the Node.js client is not tested "
+           "(.ci/run installs them: apt-get install nodejs npm)",
+)
+
+
+def node_modules_fresh() -> bool:
+    """Whether clients/node/node_modules is installed from the current package-lock.json."""
+    installed = NODE_DIR / "node_modules" / ".package-lock.json"
+    lock = NODE_DIR / "package-lock.json"
+    return installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime
+
+
+@pytest.fixture(scope="module")
+def node_client() -> Path:
+    """clients/node, installed exactly from its lock file (scripts/test.sh does this too)."""
+    if not node_modules_fresh():
+        assert NPM is not None
+        result = subprocess.run([NPM, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
+                                capture_output=True, text=True, timeout=600, check=False)
+        assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
+    return NODE_DIR
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server with the first backend that works here: this checks the wire, not the
+    sandbox. A root `ws` and a sibling `outside` that no root covers."""
+    usable = [b for b in BACKENDS if backend_skip_reason(b) is None]
+    if not usable:
+        pytest.skip("no sandbox backend works here")
+    base = tmp_path_factory.mktemp("node")
+    (base / "ws").mkdir()
+    (base / "outside").mkdir()
+    (base / "outside" / "secret.txt").write_text("top secret\n")
+    server = start_server(tmp_path_factory.mktemp("node-run"), [str(base / "ws")], usable[0])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ws(server: ServerProcess, request: pytest.FixtureRequest) -> Path:
+    d = server.root / request.node.name
+    d.mkdir()
+    return d
+
+
+def node(server: ServerProcess, node_client: Path, *args: str, data: bytes = b"",
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    assert NODE is not None
+    argv = [NODE, str(node_client / "cli.js")]
+    if env is None:
+        argv += ["--target", server.target]
+    return subprocess.run([*argv, *args], input=data, capture_output=True, timeout=120,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+def error_of(result: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
+    error: dict[str, Any] = json.loads(result.stderr)["error"]
+    return error
+
+
+def test_node_client_writes_reads_lists_and_stats(server: ServerProcess, node_client: Path,
+                                                  ws: Path) -> None:
+    content = os.urandom(3 * (1 << 20) + 77)  # several 1 MiB messages each way
+    target = ws / "sub" / "blob.bin"
+
+    wrote = node(server, node_client, "write", str(target), "--parents", data=content)
+    assert wrote.returncode == 0, wrote.stderr
+    result = json.loads(wrote.stdout)
+    assert result["bytes_written"] == len(content)
+    assert target.read_bytes() == content
+
+    read = node(server, node_client, "read", str(target))
+    assert read.returncode == 0, read.stderr
+    assert read.stdout == content
+
+    stat = node(server, node_client, "stat", str(target))
+    assert stat.returncode == 0, stat.stderr
+    info = json.loads(stat.stdout)
+    with Client(server.target) as python:  # both languages see the same FileInfo
+        expected = python.stat(str(target))
+    assert (info["path"], info["type"], info["size"], info["mode"], info["version"]) == (
+        expected.path, "FILE_TYPE_REGULAR", expected.size, expected.mode, expected.version)
+    assert info == result["info"]
+
+    listing = node(server, node_client, "ls", str(ws), "--depth", "2")
+    assert listing.returncode == 0, listing.stderr
+    entries = [json.loads(line) for line in listing.stdout.splitlines()]
+    assert [(e["name"], e["info"]["type"]) for e in entries] == [
+        ("sub", "FILE_TYPE_DIRECTORY"), ("sub/blob.bin", "FILE_TYPE_REGULAR")]
+
+
+def test_node_client_takes_the_target_from_the_environment(server: ServerProcess,
+                                                           node_client: Path,
+                                                           ws: Path) -> None:
+    (ws / "a.txt").write_bytes(b"env")
+
+    result = node(server, node_client, "read", str(ws / "a.txt"),
+                  env={"FSGATE_TARGET": server.target})
+
+    assert (result.returncode, result.stdout) == (0, b"env")
+
+
+def test_node_errors_carry_the_code_and_the_error_info_reason(server: ServerProcess,
+                                                              node_client: Path,
+                                                              ws: Path) -> None:
+    outside = server.root.parent / "outside" / "secret.txt"
+
+    denied = node(server, node_client, "read", str(outside))
+    assert denied.returncode == 4 and denied.stdout == b""
+    assert error_of(denied) | {"message": ""} == {
+        "code": 7, "codeName": "PERMISSION_DENIED", "message": "", "reason": "OUTSIDE_POLICY",
+        "domain": "fsgate", "metadata": {"path": str(outside)}}
+    assert b"top secret" not in denied.stderr
+
+    missing = node(server, node_client, "stat", str(ws / "missing"))
+    assert missing.returncode == 3
+    assert (error_of(missing)["codeName"], error_of(missing)["reason"]) == ("NOT_FOUND",
+                                                                            "NOT_FOUND")
+
+    (ws / "exists").write_bytes(b"old")
+    exists = node(server, node_client, "write", str(ws / "exists"), "--create-new", data=b"new")
+    assert exists.returncode == 5
+    assert (error_of(exists)["code"], error_of(exists)["reason"]) == (6, "ALREADY_EXISTS")
+    assert (ws / "exists").read_bytes() == b"old"
+
+
+def test_a_rejected_node_write_changes_nothing(server: ServerProcess, node_client: Path,
+                                               ws: Path) -> None:
+    outside = server.root.parent / "outside"
+    before = snapshot(outside)
+
+    result = node(server, node_client, "write", str(outside / "new.bin"),
+                  data=b"x" * (5 << 20))  # the server refuses while the client still sends
+
+    assert result.returncode == 4
+    assert (error_of(result)["codeName"], error_of(result)["reason"]) == (
+        "PERMISSION_DENIED", "OUTSIDE_POLICY")
+    assert snapshot(outside) == before
