@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+# Bytecode ahead of time: a helper starts in a read-only sandbox and cannot write .pyc, so
+# without this every helper would compile fsgate from source again.
+.venv/bin/python -m compileall -q client service
 # The Node.js client's packages, exactly from its lock file, when it changed (the Node test
 # runs it too; without node/npm that test is skipped and says so).
 if command -v npm >/dev/null 2>&1 && \

@@ -12,40 +12,101 @@ Failures raise the :class:`FsgateError` tree; branch on the class (or ``.code`` 
 ``.reason``), never on the message.
 """
 
-from fsgate._async_client import AsyncClient
-from fsgate._client import Client
-from fsgate._errors import (
-    AlreadyExists,
-    Busy,
-    CwdRequired,
-    DeadlineExceeded,
-    FailedPrecondition,
-    FsgateError,
-    HelperFailed,
-    InvalidArgument,
-    InvalidPath,
-    InvalidPolicy,
-    InvalidRequest,
-    IsADirectory,
-    NoSpace,
-    NotADirectory,
-    NotFound,
-    NotRegularFile,
-    OutsidePolicy,
-    PermissionDenied,
-    ProtectedPath,
-    ResourceExhausted,
-    SandboxDenied,
-    SandboxUnavailable,
-    ShuttingDown,
-    SymlinkLoop,
-    TooLarge,
-    Unauthenticated,
-    Unavailable,
-    VersionMismatch,
-)
-from fsgate._reasons import Reason
-from fsgate._types import DirEntry, FileInfo, FileType, Policy, Timeouts, WriteMode, WriteResult
+# Names load on first use (PEP 562): the sandboxed helper imports fsgate._reasons, and
+# must not pay for grpc and asyncio, which only the client needs.
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fsgate._async_client import AsyncClient
+    from fsgate._client import Client
+    from fsgate._errors import (
+        AlreadyExists,
+        Busy,
+        CwdRequired,
+        DeadlineExceeded,
+        FailedPrecondition,
+        FsgateError,
+        HelperFailed,
+        InvalidArgument,
+        InvalidPath,
+        InvalidPolicy,
+        InvalidRequest,
+        IsADirectory,
+        NoSpace,
+        NotADirectory,
+        NotFound,
+        NotRegularFile,
+        OutsidePolicy,
+        PermissionDenied,
+        ProtectedPath,
+        ResourceExhausted,
+        SandboxDenied,
+        SandboxUnavailable,
+        ShuttingDown,
+        SymlinkLoop,
+        TooLarge,
+        Unauthenticated,
+        Unavailable,
+        VersionMismatch,
+    )
+    from fsgate._reasons import Reason
+    from fsgate._types import DirEntry, FileInfo, FileType, Policy, Timeouts, WriteMode, WriteResult
+
+_LAZY = {
+    "AsyncClient": "fsgate._async_client",
+    "Client": "fsgate._client",
+    "AlreadyExists": "fsgate._errors",
+    "Busy": "fsgate._errors",
+    "CwdRequired": "fsgate._errors",
+    "DeadlineExceeded": "fsgate._errors",
+    "FailedPrecondition": "fsgate._errors",
+    "FsgateError": "fsgate._errors",
+    "HelperFailed": "fsgate._errors",
+    "InvalidArgument": "fsgate._errors",
+    "InvalidPath": "fsgate._errors",
+    "InvalidPolicy": "fsgate._errors",
+    "InvalidRequest": "fsgate._errors",
+    "IsADirectory": "fsgate._errors",
+    "NoSpace": "fsgate._errors",
+    "NotADirectory": "fsgate._errors",
+    "NotFound": "fsgate._errors",
+    "NotRegularFile": "fsgate._errors",
+    "OutsidePolicy": "fsgate._errors",
+    "PermissionDenied": "fsgate._errors",
+    "ProtectedPath": "fsgate._errors",
+    "ResourceExhausted": "fsgate._errors",
+    "SandboxDenied": "fsgate._errors",
+    "SandboxUnavailable": "fsgate._errors",
+    "ShuttingDown": "fsgate._errors",
+    "SymlinkLoop": "fsgate._errors",
+    "TooLarge": "fsgate._errors",
+    "Unauthenticated": "fsgate._errors",
+    "Unavailable": "fsgate._errors",
+    "VersionMismatch": "fsgate._errors",
+    "Reason": "fsgate._reasons",
+    "DirEntry": "fsgate._types",
+    "FileInfo": "fsgate._types",
+    "FileType": "fsgate._types",
+    "Policy": "fsgate._types",
+    "Timeouts": "fsgate._types",
+    "WriteMode": "fsgate._types",
+    "WriteResult": "fsgate._types",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fsgate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 

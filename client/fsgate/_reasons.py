@@ -1,14 +1,17 @@
 """The error reasons of the fsgate contract and the one gRPC status code each maps to.
 
-Both sides use this table: the server to pick a status code for a reason, the client to
-pick an exception for a (code, reason) pair. Reasons travel in google.rpc.ErrorInfo with
+Both sides use this table (``CODE_NAME``; ``STATUS_CODE`` is the same as
+grpc.StatusCode values, and imports grpc on first use): the server to pick a status code
+for a reason, the client to pick an exception for a (code, reason) pair. Reasons travel in google.rpc.ErrorInfo with
 domain ``fsgate``.
 """
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING, Any
 
-import grpc
+if TYPE_CHECKING:
+    import grpc
 
 DOMAIN = "fsgate"
 
@@ -38,28 +41,42 @@ class Reason(enum.StrEnum):
     HELPER_FAILED = "HELPER_FAILED"
 
 
-_C = grpc.StatusCode
-STATUS_CODE: dict[Reason, grpc.StatusCode] = {
-    Reason.INVALID_PATH: _C.INVALID_ARGUMENT,
-    Reason.CWD_REQUIRED: _C.INVALID_ARGUMENT,
-    Reason.INVALID_POLICY: _C.INVALID_ARGUMENT,
-    Reason.INVALID_REQUEST: _C.INVALID_ARGUMENT,
-    Reason.UNAUTHENTICATED: _C.UNAUTHENTICATED,
-    Reason.OUTSIDE_POLICY: _C.PERMISSION_DENIED,
-    Reason.SANDBOX_DENIED: _C.PERMISSION_DENIED,
-    Reason.PROTECTED_PATH: _C.PERMISSION_DENIED,
-    Reason.NOT_FOUND: _C.NOT_FOUND,
-    Reason.ALREADY_EXISTS: _C.ALREADY_EXISTS,
-    Reason.IS_A_DIRECTORY: _C.FAILED_PRECONDITION,
-    Reason.NOT_A_DIRECTORY: _C.FAILED_PRECONDITION,
-    Reason.NOT_REGULAR_FILE: _C.FAILED_PRECONDITION,
-    Reason.SYMLINK_LOOP: _C.FAILED_PRECONDITION,
-    Reason.VERSION_MISMATCH: _C.ABORTED,
-    Reason.TOO_LARGE: _C.RESOURCE_EXHAUSTED,
-    Reason.BUSY: _C.RESOURCE_EXHAUSTED,
-    Reason.NO_SPACE: _C.RESOURCE_EXHAUSTED,
-    Reason.DEADLINE_EXCEEDED: _C.DEADLINE_EXCEEDED,
-    Reason.SHUTTING_DOWN: _C.UNAVAILABLE,
-    Reason.SANDBOX_UNAVAILABLE: _C.UNAVAILABLE,
-    Reason.HELPER_FAILED: _C.INTERNAL,
+CODE_NAME: dict[Reason, str] = {
+    Reason.INVALID_PATH: "INVALID_ARGUMENT",
+    Reason.CWD_REQUIRED: "INVALID_ARGUMENT",
+    Reason.INVALID_POLICY: "INVALID_ARGUMENT",
+    Reason.INVALID_REQUEST: "INVALID_ARGUMENT",
+    Reason.UNAUTHENTICATED: "UNAUTHENTICATED",
+    Reason.OUTSIDE_POLICY: "PERMISSION_DENIED",
+    Reason.SANDBOX_DENIED: "PERMISSION_DENIED",
+    Reason.PROTECTED_PATH: "PERMISSION_DENIED",
+    Reason.NOT_FOUND: "NOT_FOUND",
+    Reason.ALREADY_EXISTS: "ALREADY_EXISTS",
+    Reason.IS_A_DIRECTORY: "FAILED_PRECONDITION",
+    Reason.NOT_A_DIRECTORY: "FAILED_PRECONDITION",
+    Reason.NOT_REGULAR_FILE: "FAILED_PRECONDITION",
+    Reason.SYMLINK_LOOP: "FAILED_PRECONDITION",
+    Reason.VERSION_MISMATCH: "ABORTED",
+    Reason.TOO_LARGE: "RESOURCE_EXHAUSTED",
+    Reason.BUSY: "RESOURCE_EXHAUSTED",
+    Reason.NO_SPACE: "RESOURCE_EXHAUSTED",
+    Reason.DEADLINE_EXCEEDED: "DEADLINE_EXCEEDED",
+    Reason.SHUTTING_DOWN: "UNAVAILABLE",
+    Reason.SANDBOX_UNAVAILABLE: "UNAVAILABLE",
+    Reason.HELPER_FAILED: "INTERNAL",
 }
+
+
+if TYPE_CHECKING:
+    STATUS_CODE: dict[Reason, grpc.StatusCode]
+
+
+def __getattr__(name: str) -> Any:
+    # grpc is imported on first use only: the helper process needs Reason, not grpc.
+    if name == "STATUS_CODE":
+        import grpc
+
+        table = {reason: grpc.StatusCode[code] for reason, code in CODE_NAME.items()}
+        globals()["STATUS_CODE"] = table
+        return table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
