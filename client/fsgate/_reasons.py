@@ -2,8 +2,8 @@
 
 Both sides use this table (``CODE_NAME``; ``STATUS_CODE`` is the same as
 grpc.StatusCode values, and imports grpc on first use): the server to pick a status code
-for a reason, the client to pick an exception for a (code, reason) pair. Reasons travel in google.rpc.ErrorInfo with
-domain ``fsgate``.
+for a reason, the client to pick an exception for a (code, reason) pair. Reasons travel
+in google.rpc.ErrorInfo with domain ``fsgate``.
 """
 from __future__ import annotations
 
