@@ -181,6 +181,8 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
             yield facts
         except ServiceError as exc:
             code, reason = exc.code.name, exc.reason.value
+            if not context.is_active():  # the client went away first; that is the story
+                code, reason = "CANCELLED", ""
             abort(context, exc, trailing)
         except GeneratorExit:
             code = "CANCELLED"
