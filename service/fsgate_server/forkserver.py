@@ -27,6 +27,7 @@ from .confinement import HelperSettings, confinement_for
 from .helper import protocol
 from .helper.main import serve_one
 from .helper.ops import Request, fd_path, info_of
+from .helper.protocol import Kind
 from .policy import EffectivePolicy
 from .sandbox import confine, landlock, process, seccomp
 
@@ -55,9 +56,16 @@ def _prepare(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ...
     c = confinement_for(idle, settings, keep)
     for step in BEFORE_REQUEST:
         step(c)
-    # The channel itself stands in for a file: its stat, its /proc/self/fd link.
-    info = info_of(fd_path(sock.fileno()), os.fstat(sock.fileno()))
-    json.dumps({"info": info}, separators=(",", ":"))
+    # The channel itself stands in for a file: its stat, its /proc/self/fd link; a frame
+    # goes out on a throwaway socketpair, and the policy judges a path it never opens.
+    fd_path(sock.fileno())
+    info = info_of(idle.path, os.fstat(sock.fileno()))
+    idle.policy.can_read(idle.path)
+    idle.policy.can_write(idle.path)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with ours, theirs:
+        protocol.send_json(ours, Kind.RESULT, {"info": info})
+        protocol.recv(theirs)
     landlock.abi_version()  # the ctypes path restrict() takes
     seccomp.compile_filter()
 

@@ -181,7 +181,8 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
             yield facts
         except ServiceError as exc:
             code, reason = exc.code.name, exc.reason.value
-            if not context.is_active():  # the client went away first; that is the story
+            if not context.is_active() and exc.reason is not Reason.DEADLINE_EXCEEDED:
+                # the client went away first; that is the story, not the error it caused
                 code, reason = "CANCELLED", ""
             abort(context, exc, trailing)
         except GeneratorExit:

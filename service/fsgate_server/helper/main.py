@@ -6,12 +6,10 @@ Either way it serves exactly one request and its process ends with it.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import socket
 import sys
-import traceback
 from collections.abc import Callable
 
 from fsgate._reasons import Reason
@@ -38,14 +36,20 @@ def serve_one(sock: socket.socket, confine: Confine) -> int:
         confine(req)
     except Exception as exc:  # never run a request half-confined
         _report(sock, Reason.SANDBOX_UNAVAILABLE, f"helper could not confine itself: {exc!r}",
-                traceback.format_exc())
+                _traceback())
         return 1
     try:
         ops.run(sock, req)
     except Exception as exc:
-        _report(sock, Reason.HELPER_FAILED, f"helper failed: {exc!r}", traceback.format_exc())
+        _report(sock, Reason.HELPER_FAILED, f"helper failed: {exc!r}", _traceback())
         return 1
     return 0
+
+
+def _traceback() -> str:
+    import traceback  # only on failure: it costs every exec'd helper's start-up otherwise
+
+    return traceback.format_exc()
 
 
 def _report(sock: socket.socket, reason: Reason, message: str, detail: str = "") -> None:
@@ -58,12 +62,33 @@ def main(argv: list[str] | None = None) -> int:
     """Exec'd form: the channel is an inherited fd, confinement settings come as JSON."""
     from ..confinement import confiner_from_json
 
-    parser = argparse.ArgumentParser(prog="fsgate-helper")
-    parser.add_argument("--fd", type=int, required=True)
-    parser.add_argument("--confinement", required=True, help="JSON confinement settings")
-    args = parser.parse_args(argv)
-    sock = socket.socket(fileno=args.fd)
-    return serve_one(sock, confiner_from_json(json.loads(args.confinement), (0, 1, 2, args.fd)))
+    fd, confinement = _parse_args(sys.argv[1:] if argv is None else argv)
+    sock = socket.socket(fileno=fd)
+    return serve_one(sock, confiner_from_json(json.loads(confinement), (0, 1, 2, fd)))
+
+
+USAGE = "usage: python -m fsgate_server.helper.main --fd FD --confinement JSON"
+
+
+def _parse_args(argv: list[str]) -> tuple[int, str]:
+    """``--fd FD --confinement JSON`` (either order), as bwrap.py passes them. Not argparse:
+    every bwrap request starts a helper, and importing argparse costs it milliseconds."""
+    values: dict[str, str] = {}
+    it = iter(argv)
+    for flag in it:
+        name = flag.split("=", 1)[0]
+        if name not in ("--fd", "--confinement") or name in values:
+            raise SystemExit(f"{USAGE}\nunexpected argument {flag!r}")
+        value = flag.split("=", 1)[1] if "=" in flag else next(it, None)
+        if value is None:
+            raise SystemExit(f"{USAGE}\n{name} needs a value")
+        values[name] = value
+    if set(values) != {"--fd", "--confinement"}:
+        raise SystemExit(USAGE)
+    try:
+        return int(values["--fd"]), values["--confinement"]
+    except ValueError:
+        raise SystemExit(f"{USAGE}\n--fd must be a number") from None
 
 
 if __name__ == "__main__":

@@ -15,11 +15,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import heapq
 import os
 import re
-import secrets
 import socket
 import stat
 from collections.abc import Callable, Iterator
@@ -28,6 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fsgate._reasons import Reason
+
+try:  # hashlib's own blake2b, without the OpenSSL start-up hashlib costs an exec'd helper
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
 
 from ..policy import EffectivePolicy
 from . import protocol
@@ -78,7 +81,7 @@ class Request:
 def version_of(st: os.stat_result) -> str:
     """Changes whenever content or metadata changes: ctime moves on every such change."""
     key = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_mode}"
-    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+    return blake2b(key.encode(), digest_size=12).hexdigest()
 
 
 def file_type(mode: int) -> int:
@@ -530,7 +533,7 @@ class _TempFile:
             if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
                 raise classify(exc, path, visible) from exc
             # A file system without O_TMPFILE: a named temp, removed on every failure path.
-            self.named = TEMP_PREFIX + secrets.token_hex(8)
+            self.named = TEMP_PREFIX + os.urandom(8).hex()
             try:
                 self.fd = os.open(self.named, os.O_WRONLY | os.O_CREAT | os.O_EXCL
                                   | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600, dir_fd=dfd)
@@ -556,7 +559,7 @@ class _TempFile:
                         os.link(self.named, name, src_dir_fd=self.dfd, dst_dir_fd=self.dfd)
                 else:
                     if self.anonymous:
-                        self.named = TEMP_PREFIX + secrets.token_hex(8)
+                        self.named = TEMP_PREFIX + os.urandom(8).hex()
                         self._link_as(self.named)
                     assert self.named is not None
                     os.rename(self.named, name, src_dir_fd=self.dfd, dst_dir_fd=self.dfd)
