@@ -13,7 +13,7 @@ import pytest
 from .conftest import REPO, backend_skip_reason, server_env
 
 sys.path.insert(0, str(REPO))
-from bench import figures  # noqa: E402  # bench/ is a top-level package of the repo
+from bench import figures  # bench/ is a top-level package of the repo
 
 
 def run_bench(out: Path, *args: str) -> dict[str, object]:

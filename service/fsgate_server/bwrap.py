@@ -150,7 +150,7 @@ class BwrapExecutor:
     def __init__(self, settings: HelperSettings, *, roots: Sequence[Root],
                  bwrap: str | None = None, environ: Mapping[str, str] | None = None,
                  startup_files: Sequence[str] | None = None,
-                 import_path: Sequence[str] | None = None, warm: int = 2) -> None:
+                 import_path: Sequence[str] | None = None, warm: int = 0) -> None:
         environ = os.environ if environ is None else environ
         found = bwrap or find_bwrap(environ)
         if found is None:
