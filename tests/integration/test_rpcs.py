@@ -92,6 +92,9 @@ def test_create_parents_makes_missing_directories(client: Client, ws: Path) -> N
     assert not (ws / "x").exists()
     client.write_file(str(ws / "x" / "y" / "z.txt"), b"deep", create_parents=True)
     assert (ws / "x" / "y" / "z.txt").read_bytes() == b"deep"
+    # 0755 whatever umask the server process had when the helper started
+    assert (ws / "x").stat().st_mode & 0o777 == 0o755
+    assert (ws / "x" / "y").stat().st_mode & 0o777 == 0o755
 
 
 def test_replace_keeps_mode_and_new_files_get_0644(client: Client, ws: Path) -> None:

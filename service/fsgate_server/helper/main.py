@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -34,6 +35,9 @@ def serve_one(sock: socket.socket, confine: Confine) -> int:
         return 1
     try:
         confine(req)
+        # Directories it creates get 0755 whatever umask the server had when this helper
+        # started (the server narrows its umask while it binds Unix sockets).
+        os.umask(0o022)
     except Exception as exc:  # never run a request half-confined
         _report(sock, Reason.SANDBOX_UNAVAILABLE, f"helper could not confine itself: {exc!r}",
                 _traceback())
