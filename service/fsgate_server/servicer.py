@@ -145,6 +145,12 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
             self._slots.release()
 
     @staticmethod
+    def _require_alive(context: grpc.ServicerContext, path: str) -> None:
+        if not context.is_active():
+            raise ServiceError(Reason.DEADLINE_EXCEEDED,
+                               "the call ended before the stream completed", path)
+
+    @staticmethod
     def _expire(context: grpc.ServicerContext, call: HelperCall) -> None:
         log.warning("helper_deadline_exceeded", pid=call.pid, path=call.req.path)
         call.helper.kill()
@@ -304,12 +310,15 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
                                            f"content exceeds the server's maximum of {limit} bytes",
                                            path)
                     call.send(Kind.DATA, msg.data)
-                # A cancel or deadline can end the request iterator like a normal end:
-                # commit only if the call is still alive.
-                if not context.is_active():
-                    raise ServiceError(Reason.DEADLINE_EXCEEDED,
-                                       "the call ended before the stream completed", path)
+                # A cancel or deadline can end the request iterator like a normal end, a
+                # moment before gRPC marks the call inactive. So: check, let the helper make
+                # the content durable (which gives a cancel time to land), check again as
+                # the very last step, and only then let it name the file.
+                self._require_alive(context, path)
                 call.send(Kind.END)
+                call.expect(Kind.READY)
+                self._require_alive(context, path)
+                call.send(Kind.COMMIT)
                 result = call.expect(Kind.RESULT)
             facts["bytes"] = result["bytes_written"]
             return pb.WriteFileResponse(info=file_info(result["info"]),

@@ -42,11 +42,16 @@ def run_confined(req: ops.Request, *, read: tuple[str, ...], write: tuple[str, .
     theirs.close()
     try:
         answer: dict[str, object] = {}
+        readies = 0
         while True:
             kind, payload = protocol.recv(ours)
             if kind is Kind.READY and data is not None:
-                protocol.send(ours, Kind.DATA, data)
-                protocol.send(ours, Kind.END)
+                readies += 1
+                if readies == 1:  # ready for content
+                    protocol.send(ours, Kind.DATA, data)
+                    protocol.send(ours, Kind.END)
+                else:  # prepared: content durable, waiting for the go-ahead
+                    protocol.send(ours, Kind.COMMIT)
                 continue
             if kind in (Kind.RESULT, Kind.ERROR):
                 answer = {"kind": kind.name, **json.loads(payload)}

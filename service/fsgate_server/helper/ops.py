@@ -380,6 +380,10 @@ def op_write(sock: socket.socket, req: Request) -> None:
             written = _receive_into(sock, tmp.fd, max_bytes, req.path)
             os.fchmod(tmp.fd, mode)
             os.fsync(tmp.fd)
+            # Prepared: the content is durable but has no name yet. The server says COMMIT
+            # only after checking, once more and as late as it can, that the call is alive.
+            protocol.send(sock, Kind.READY)
+            _await_commit(sock)
             info = tmp.commit(name, create_new=create_new, if_version=if_version,
                               request_path=req.path)
         finally:
@@ -514,6 +518,15 @@ def _splice_in(sock: socket.socket, pipe: tuple[int, int], fd: int, length: int)
         left -= n
         while n > 0:
             n -= os.splice(r, fd, n)
+
+
+def _await_commit(sock: socket.socket) -> None:
+    try:
+        kind, _ = protocol.recv(sock)
+    except protocol.PeerClosed:
+        raise _Abandoned from None
+    if kind is not Kind.COMMIT:
+        raise protocol.ProtocolError(f"expected COMMIT, got {kind.name}")
 
 
 class _Abandoned(Exception):

@@ -10,6 +10,8 @@ intact (lone surrogates are escaped as \\udcXX).
                                    <- READY            (write only: target checked, temp file open)
     DATA* ->                                           (write only)
     END ->                                             (write only: the client really finished)
+                                   <- READY            (write only: content durable, unnamed)
+    COMMIT ->                                          (write only: the call is still alive)
                                    <- DATA*            (read only)
                                    <- RESULT {...} | ERROR {reason, message}
 """
@@ -34,6 +36,7 @@ class Kind(enum.IntEnum):
     END = 4
     RESULT = 5
     ERROR = 6
+    COMMIT = 7
 
 
 class ProtocolError(Exception):
