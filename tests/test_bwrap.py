@@ -108,6 +108,13 @@ def fd_target(fd: str) -> str:
     return os.readlink(f"/proc/self/fd/{fd}")
 
 
+def by_target(cmd: Command) -> list[str]:
+    """bwrap's options with every bound descriptor replaced by what it refers to."""
+    opts = options(cmd.argv)
+    return [fd_target(a) if i and opts[i - 1] in ("--ro-bind-fd", "--bind-fd") else a
+            for i, a in enumerate(opts)]
+
+
 def test_namespace_starts_from_an_empty_tmpfs_root(executor: BwrapExecutor, layout: Path
                                                    ) -> None:
     cmd = build(executor, request(layout))
@@ -160,6 +167,26 @@ def test_helper_command_runs_the_exec_entry_point_on_the_inherited_channel_fd(
         assert CHANNEL_FD in cmd.pass_fds
     finally:
         cmd.close()
+
+
+def test_fork_server_runs_in_exactly_the_helper_namespace(executor: BwrapExecutor,
+                                                          layout: Path) -> None:
+    # One fork server per namespace key serves requests: its namespace must be the one a
+    # helper exec'd for the same request would get, option for option.
+    for op in ("read", "write"):
+        req = request(layout, op, denied=(str(layout / "ws/denied"),))
+        helper, server = build(executor, req), executor.forkserver_command(req, CHANNEL_FD)
+        try:
+            assert by_target(server) == by_target(helper)
+            tail = server.argv[server.argv.index("--") + 1 :]
+            assert tail[0] == sys.executable
+            assert tail[tail.index("-m") + 1] == "fsgate_server.forkserver"
+            assert tail[tail.index("--control-fd") + 1] == str(CHANNEL_FD)
+            assert tail[tail.index("--parent-pid") + 1] == "1"  # bwrap's init, inside
+            assert CHANNEL_FD in server.pass_fds
+        finally:
+            helper.close()
+            server.close()
 
 
 def test_read_request_gets_the_writable_set_read_only(executor: BwrapExecutor, layout: Path
@@ -429,3 +456,55 @@ def test_probe_runs_bwrap_with_the_executor_namespaces_here() -> None:
     if not probe.ok:
         pytest.skip(f"bwrap unavailable here: {probe.detail}")
     assert "namespaces" in probe.detail
+
+
+def test_a_key_evicted_or_replaced_mid_request_keeps_its_helper_alive(tmp_path: Path) -> None:
+    # Helpers come from one fork server per namespace key and die with it (pid namespace,
+    # parent-death signal): a fork server that is evicted from the LRU, or replaced because
+    # a bind source changed, must outlive the requests its helpers are serving.
+    if not backends.probe_bwrap().ok:
+        pytest.skip("bwrap unavailable here")
+    from fsgate_server.bwrap import WARM_KEYS
+    from fsgate_server.helper.protocol import Kind
+    from fsgate_server.runtime_roots import runtime_roots
+    from fsgate_server.sandbox import landlock
+
+    ws = tmp_path / "ws"
+    for d in range(WARM_KEYS + 1):
+        (ws / f"d{d}").mkdir(parents=True)
+    ex = BwrapExecutor(HelperSettings(runtime_roots=runtime_roots(), limits=Limits(),
+                                      landlock=landlock.abi_version() > 0),
+                       roots=[Root(str(ws), True)], warm=1)
+    try:
+        target = ws / "d0" / "out.txt"
+        write = Request("write", str(target), EffectivePolicy((str(ws),), (str(ws / "d0"),), ()),
+                        {"max_bytes": 1 << 20})
+        call = ex.start(write, time.monotonic() + 60)
+        try:
+            assert call.expect(Kind.READY) is None
+            # The helper's pid is ours (not its namespace's), for the logs.
+            status = Path(f"/proc/{call.pid}/status").read_text()
+            nspid = next(line for line in status.splitlines() if line.startswith("NSpid:"))
+            assert nspid.split()[1] == str(call.pid) and len(nspid.split()) == 3
+            (ws / "d0" / "new").mkdir()  # nothing changes for the key: same bind sources
+            os.rename(ws / "d0", ws / "d0-moved")  # a bind source of the write key changed
+            (ws / "d0").mkdir()
+            for d in range(1, WARM_KEYS + 1):  # and the write key is evicted
+                req = Request("stat", str(ws / f"d{d}"),
+                              EffectivePolicy((str(ws / f"d{d}"),), (), ()), {})
+                other = ex.start(req, time.monotonic() + 60)
+                try:
+                    assert other.expect(Kind.RESULT)["info"]
+                finally:
+                    other.close()
+            time.sleep(0.5)
+            call.send(Kind.DATA, b"still here")
+            call.send(Kind.END)
+            assert call.expect(Kind.READY) is None
+            call.send(Kind.COMMIT)
+            assert call.expect(Kind.RESULT)["bytes_written"] == 10
+        finally:
+            call.close()
+        assert (ws / "d0-moved" / "out.txt").read_bytes() == b"still here"
+    finally:
+        ex.stop()

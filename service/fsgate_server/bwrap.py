@@ -1,4 +1,4 @@
-"""The bwrap backend: every request execs a fresh helper under bubblewrap.
+"""The bwrap backend: every request gets a fresh helper inside a bubblewrap namespace.
 
 The helper's mount namespace starts from nothing (``--tmpfs /``) and holds exactly: the
 computed runtime roots and start-up files (read-only), the request's readable set
@@ -15,28 +15,44 @@ directory for a symlink cannot get another directory mounted under a policy name
 request path that runs through a symlink is reproduced as that symlink (``--symlink``):
 the helper then sees where it leads, and its policy check judges it as under Landlock.
 
-Starting Python under bwrap costs tens of milliseconds, so helpers are started ahead of
-demand, each for one *exact* namespace: the key is the request's readable and writable
-sets and denied paths, and a warm helper serves only a request whose key is the same —
-so it gets precisely the namespace a fresh helper would. The namespace reflects the tree
-when the helper started; before use, every bind source is looked up again and a helper
-whose sources changed (a root replaced, a missing path created) is discarded, not used.
+Starting Python under bwrap costs tens of milliseconds, so requests do not exec helpers.
+A namespace is determined by its *key* (the request's readable and writable sets and its
+denied paths), and for each key one long-lived bwrap runs the fork server (forkserver.py)
+inside exactly the namespace ``command`` would build for that key
+(``forkserver_command``). As in the landlock backend (pool.ForkServerExecutor, reused
+here), it forks helpers ahead of demand; each serves one request, never reused, and
+confines itself to that request (Landlock, seccomp) before touching a user path. A
+request is served only by its own key's fork server, so its helper sees precisely the
+namespace an exec'd helper would. The two ceiling keys (no request policy: read-class and
+write-class) start with the executor when ``warm`` > 0; others start on first use, and at
+most WARM_KEYS are kept (least recently used evicted). The namespace reflects the tree
+when its fork server started: every request looks each bind source up again, and a key
+whose sources changed (a root replaced, a missing path created) gets a new fork server.
+A fork server that is evicted or replaced is stopped only once no request is using one of
+its helpers (they die with it). One that cannot start fails its key's requests with
+HELPER_FAILED, bwrap's and its stderr in the server log; the next request starts anew.
+Every bwrap is started from one long-lived thread, since ``--die-with-parent`` follows
+the thread that forked it.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import queue
 import shutil
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO, TypeVar
 
 import structlog
 from fsgate._reasons import Reason
@@ -46,8 +62,8 @@ from .confinement import HelperSettings, confinement_for
 from .errors import ServiceError
 from .executor import Helper, HelperCall, HelperGone, begin
 from .helper.ops import Request
-from .helper.protocol import Kind
 from .policy import Root, effective_policy, is_within
+from .pool import ForkServerExecutor
 from .runtime_roots import RuntimeFacts, runtime_files
 from .sandbox.env import helper_env
 
@@ -62,6 +78,7 @@ __all__ = [
 ]
 
 log = structlog.get_logger("fsgate.bwrap")
+T = TypeVar("T")
 
 NAMESPACE_FLAGS = (
     "--unshare-all",  # new ipc, pid, net (no network), uts and cgroup namespaces
@@ -71,6 +88,7 @@ NAMESPACE_FLAGS = (
     "--cap-drop", "ALL",
 )
 HELPER_MODULE = "fsgate_server.helper.main"
+FORKSERVER_MODULE = "fsgate_server.forkserver"
 # -S: no site module, whose .pth files run code in every helper and cost 5-20 ms each time;
 # the import path is passed explicitly instead. -s: no user site. -P: nothing imported from
 # the working directory. -B: the runtime roots are read-only, so never try to write .pyc.
@@ -80,11 +98,9 @@ DROP_RUNTIME_ROOT_ENV = "FSGATE_TEST_DROP_RUNTIME_ROOT"
 namespace, to prove the roots are needed (tests/integration/test_runtime_roots_needed.py).
 Never set it in production: the helper then cannot start and every request fails."""
 
-WARM_MAX_AGE = 60.0
-"""Seconds a warm helper may wait for its request before it is replaced."""
 WARM_KEYS = 4
-"""Distinct policies kept warm: the server's ceiling for reads and writes, plus the most
-recently used request policies."""
+"""Namespace keys with a running fork server: the server's ceiling for reads and writes,
+plus the most recently used request policies."""
 
 _O_PIN = os.O_PATH | os.O_CLOEXEC
 # Nothing there that the server may reach: the helper finds nothing there either.
@@ -143,14 +159,15 @@ def _sort_key(op: _Op) -> tuple[list[str], int]:
 
 
 class BwrapExecutor:
-    """Starts one helper per request: bwrap around ``python -m fsgate_server.helper.main``."""
+    """One fresh helper per request, forked by its namespace key's fork server under bwrap."""
 
     name = "bwrap"
 
     def __init__(self, settings: HelperSettings, *, roots: Sequence[Root],
                  bwrap: str | None = None, environ: Mapping[str, str] | None = None,
                  startup_files: Sequence[str] | None = None,
-                 import_path: Sequence[str] | None = None, warm: int = 0) -> None:
+                 import_path: Sequence[str] | None = None, warm: int = 0,
+                 acquire_timeout: float = 10.0) -> None:
         environ = os.environ if environ is None else environ
         found = bwrap or find_bwrap(environ)
         if found is None:
@@ -180,25 +197,49 @@ class BwrapExecutor:
             self._close_pinned()
             raise
         self._cond = threading.Condition()
-        self._spawning = 0
+        self._spawning = 0  # fork servers being launched: they still get the pinned fds
         self._stopped = False
-        self._warm_size = max(0, warm)
-        self._warm: dict[tuple[object, ...], deque[_Warm]] = {}
+        self._size = max(1, warm)
+        self.acquire_timeout = acquire_timeout
+        self._servers: dict[tuple[object, ...], _Server] = {}
+        self._retired: list[_Server] = []  # replaced or evicted, stopped once idle
+        self._start_lock = threading.Lock()  # one fork server started at a time
         self._templates: OrderedDict[tuple[object, ...], Request] = OrderedDict()
+        # Every bwrap is started from this one thread, which lives as long as the executor:
+        # --die-with-parent (PR_SET_PDEATHSIG) fires when the thread that forked bwrap exits.
+        self._launcher = _Launcher()
         ceiling = effective_policy(tuple(roots), None)
         for op in ("write", "stat"):  # the ceiling: what every request without a policy gets
-            self._remember(Request(op, "/", ceiling, {}))
-        self._refiller: threading.Thread | None = None
-        if self._warm_size:
-            self._refiller = threading.Thread(target=self._refill, name="fsgate-bwrap-warm",
-                                              daemon=True)
-            self._refiller.start()
+            req = Request(op, "/", ceiling, {})
+            self._remember(req)
+            if warm > 0:
+                try:
+                    self._server_for(self._key(req), req)
+                except ServiceError as exc:  # reported again, with stderr, on first use
+                    log.warning("forkserver_start_failed", error=exc.message)
 
     # --- the command line -------------------------------------------------------------
 
     def command(self, req: Request, channel_fd: int) -> Command:
-        """The bwrap command for ``req``, with the helper's channel on ``channel_fd``."""
-        c = confinement_for(req, self.settings, (channel_fd,))
+        """The bwrap command that execs one helper for ``req``, its channel on
+        ``channel_fd``. Not used to serve requests (see forkserver_command); it is what
+        the fork server's namespace must be equivalent to, and what `fsgate doctor` and the
+        unit tests inspect."""
+        settings = json.dumps(self.settings.to_json(), separators=(",", ":"))
+        return self._command(req, channel_fd, HELPER_MODULE,
+                             ("--fd", str(channel_fd), "--confinement", settings))
+
+    def forkserver_command(self, req: Request, control_fd: int) -> Command:
+        """The bwrap command that runs the fork server for ``req``'s namespace key: the same
+        namespace as ``command``, with the fork server's control channel on ``control_fd``.
+        Inside the new pid namespace its parent is bwrap's init, pid 1."""
+        settings = json.dumps(self.settings.to_json(), separators=(",", ":"))
+        return self._command(req, control_fd, FORKSERVER_MODULE,
+                             ("--control-fd", str(control_fd), "--parent-pid", "1",
+                              "--settings", settings))
+
+    def _command(self, req: Request, fd: int, module: str, args: Sequence[str]) -> Command:
+        c = confinement_for(req, self.settings, (fd,))
         ops = [_Op(dest, 0, ("--ro-bind-fd", str(fd), dest)) for dest, fd in self._pinned]
         owned: list[int] = []
         remount: list[str] = []
@@ -240,10 +281,8 @@ class BwrapExecutor:
         argv.append("--clearenv")
         for name, value in sorted(self._env.items()):
             argv += ["--setenv", name, value]
-        argv += ["--chdir", "/", "--", sys.executable, *PYTHON_FLAGS, "-m", HELPER_MODULE,
-                 "--fd", str(channel_fd),
-                 "--confinement", json.dumps(self.settings.to_json(), separators=(",", ":"))]
-        pass_fds = (channel_fd, *(fd for _, fd in self._pinned), *owned)
+        argv += ["--chdir", "/", "--", sys.executable, *PYTHON_FLAGS, "-m", module, *args]
+        pass_fds = (fd, *(pinned for _, pinned in self._pinned), *owned)
         return Command(argv, pass_fds, owned)
 
     def _root_of(self, path: str) -> str:
@@ -305,50 +344,68 @@ class BwrapExecutor:
     def start(self, req: Request, deadline: float | None) -> HelperCall:
         key = self._key(req)
         self._remember(req)
-        warm = self._take_warm(key)
-        if warm is not None:
+        for _ in range(3):  # a helper that died idle is replaced, not reported
+            server = self._server_for(key, req)
+            helper = self._acquire(server, key, req, deadline)
+            if helper is None:
+                continue  # evicted by another request meanwhile: take the key's new one
             try:
-                return begin(warm, req, deadline)
-            except HelperGone:
-                log.warning("warm_helper_gone", pid=warm.pid)
-        with self._cond:
-            if self._stopped:
-                raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down", req.path)
-            self._spawning += 1
-        try:
-            helper = self._spawn(req)
-        finally:
-            with self._cond:
-                self._spawning -= 1
-                self._cond.notify_all()
-        call = HelperCall(helper, req, deadline)
-        try:
-            # Not executor.begin, whose HelperGone means "an idle pooled helper died, take
-            # another": a helper exec'd for this request that hangs up before reading it
-            # failed to start, and HelperCall.send reports that as HELPER_FAILED with
-            # bwrap's stderr in the log.
-            call.send(Kind.REQUEST, json.dumps(req.to_json(), separators=(",", ":")).encode())
-        except BaseException:
-            call.close()
-            raise
-        return call
+                return begin(helper, req, deadline)
+            except HelperGone as exc:
+                log.warning("idle_helper_gone", error=str(exc))
+        raise ServiceError(Reason.HELPER_FAILED, "helpers keep dying before their request",
+                           req.path)
 
-    # --- warm helpers -------------------------------------------------------------------
+    def _acquire(self, server: _Server, key: tuple[object, ...], req: Request,
+                 deadline: float | None) -> Helper | None:
+        with self._cond:
+            if server.retired:
+                return None
+            server.inflight += 1  # counted before taking a helper: retiring waits for it
+        try:
+            helper = server.pool.acquire(deadline)
+        except ServiceError as exc:
+            if server.pool.broken is not None:
+                # The fork server could not start (or died): this request fails, with
+                # bwrap's and the fork server's stderr in the log; the next one starts anew.
+                log.error("helper_failed", why=server.pool.broken, stderr=server.stderr())
+                self._release(server)
+                self._discard(key, server)
+                raise ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server "
+                                   "log", req.path) from exc
+            self._release(server)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ServiceError(Reason.DEADLINE_EXCEEDED, "deadline exceeded before the "
+                                   "helper started", req.path) from exc
+            raise
+        except BaseException:
+            self._release(server)
+            raise
+        return _Leased(helper, lambda: self._release(server))
+
+    # --- fork servers, one per namespace key ----------------------------------------
 
     def _key(self, req: Request) -> tuple[object, ...]:
         c = confinement_for(req, self.settings, ())
         return (c.read, c.write, req.policy.denied)
 
     def _remember(self, req: Request) -> None:
-        key = self._key(req)
         with self._cond:
-            self._templates[key] = req
-            self._templates.move_to_end(key)
-            while len(self._templates) > WARM_KEYS:
-                old, _ = self._templates.popitem(last=False)
-                for warm in self._warm.pop(old, deque()):
-                    warm.helper.close()
-            self._cond.notify_all()
+            evicted = self._touch(self._key(req), req)
+        for server in evicted:
+            self._retire(server)
+
+    def _touch(self, key: tuple[object, ...], req: Request) -> list[_Server]:
+        """Mark key most recently used; the fork servers evicted. Holding _cond."""
+        self._templates[key] = req
+        self._templates.move_to_end(key)
+        evicted = []
+        while len(self._templates) > WARM_KEYS:
+            old, _ = self._templates.popitem(last=False)
+            server = self._servers.pop(old, None)
+            if server is not None:
+                evicted.append(server)
+        return evicted
 
     def _signature(self, req: Request) -> tuple[object, ...]:
         """What every bind source of req's namespace is right now."""
@@ -366,95 +423,115 @@ class BwrapExecutor:
                 out.append((path, found))
         return tuple(out)
 
-    def _take_warm(self, key: tuple[object, ...]) -> Helper | None:
-        while True:
+    def _server_for(self, key: tuple[object, ...], req: Request) -> _Server:
+        """The fork server for key, started (or restarted) if its namespace would not be
+        what a fresh one gets now."""
+        try:
+            signature = self._signature(req)
+        except OSError as exc:
+            log.error("helper_spawn_failed", bwrap=self.bwrap, error=str(exc))
+            raise ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server log",
+                               req.path) from exc
+        with self._start_lock:
             with self._cond:
-                queue = self._warm.get(key)
-                if not queue:
-                    return None
-                warm = queue.popleft()
-                template = self._templates.get(key)
-                self._cond.notify_all()
-            try:
-                fresh = (time.monotonic() - warm.born < WARM_MAX_AGE
-                         and warm.helper.proc is not None and warm.helper.proc.poll() is None
-                         and template is not None
-                         and self._signature(template) == warm.signature)
-            except OSError:
-                fresh = False
-            if fresh:
-                return warm.helper
-            warm.helper.close()
-
-    def _refill(self) -> None:
-        while True:
-            with self._cond:
-                target = None
-                while target is None:
-                    if self._stopped:
-                        return
-                    for key in reversed(self._templates):  # most recently used first
-                        queue = self._warm.setdefault(key, deque())
-                        while queue and time.monotonic() - queue[0].born > WARM_MAX_AGE:
-                            queue.popleft().helper.close()
-                        if len(queue) < self._warm_size:
-                            target = (key, self._templates[key])
-                            break
-                    else:
-                        self._cond.wait(WARM_MAX_AGE / 4)
-                key, template = target
+                if self._stopped:
+                    raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down",
+                                       req.path)
+                server = self._servers.get(key)
+                if server is not None and server.signature == signature:
+                    return server
+                if server is not None:  # a bind source changed since it started
+                    del self._servers[key]
                 self._spawning += 1
+            if server is not None:
+                log.info("forkserver_replaced", reason="bind sources changed")
+                self._retire(server)
             try:
-                signature = self._signature(template)
-                helper = self._spawn(template)
-            except (ServiceError, OSError) as exc:
-                log.warning("warm_spawn_failed", error=str(exc))
-                helper = None
-            finally:
+                fresh = self._start_server(req, signature)
+            except BaseException:
                 with self._cond:
                     self._spawning -= 1
                     self._cond.notify_all()
-            if helper is None:
-                time.sleep(1.0)  # do not spin on a host where spawning fails
-                continue
+                raise
             with self._cond:
-                if self._stopped or key not in self._templates:
-                    helper.close()
-                    continue
-                self._warm.setdefault(key, deque()).append(
-                    _Warm(helper, signature, time.monotonic()))
+                self._spawning -= 1
+                self._cond.notify_all()
+                stopped = self._stopped
+                evicted = [] if stopped else self._touch(key, req)  # evicted meanwhile?
+                if not stopped:
+                    self._servers[key] = fresh
+            for old in evicted:
+                self._retire(old)
+            if stopped:
+                fresh.stop()
+                raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down",
+                                   req.path)
+            return fresh
 
-    def _spawn(self, req: Request) -> Helper:
-        server_end, helper_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            cmd = self.command(req, helper_end.fileno())
+    def _start_server(self, req: Request, signature: tuple[object, ...]) -> _Server:
+        # Open as long as the fork server runs; _Server.stop closes it.
+        errors = tempfile.TemporaryFile(prefix="fsgate-bwrap-stderr-")  # noqa: SIM115
+
+        def launch(theirs: socket.socket) -> subprocess.Popen[bytes]:
+            cmd = self.forkserver_command(req, theirs.fileno())
             try:
-                proc = _popen(cmd, self._env)
+                return self._launcher.call(lambda: _popen(cmd, self._env, stderr=errors))
             finally:
                 cmd.close()
+
+        try:
+            pool = ForkServerExecutor(self.settings, size=self._size,
+                                      acquire_timeout=self.acquire_timeout, launch=launch,
+                                      stop_timeout=1.0, host_pids=True)
         except OSError as exc:
-            server_end.close()
+            errors.close()
             log.error("helper_spawn_failed", bwrap=self.bwrap, error=str(exc))
             raise ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server log",
                                req.path) from exc
         except BaseException:
-            server_end.close()
+            errors.close()
             raise
-        finally:
-            # Only bwrap and the helper hold it now: if they die, the server reads EOF.
-            helper_end.close()
-        return _ExecHelper(proc.pid, server_end, None, proc)
+        log.info("forkserver_started", bwrap_pid=pool.forkserver_pid)
+        return _Server(pool, signature, errors)
+
+    def _release(self, server: _Server) -> None:
+        with self._cond:
+            server.inflight -= 1
+            done = server.retired and server.inflight == 0 and server in self._retired
+            if done:
+                self._retired.remove(server)
+        if done:
+            self._launcher.submit(server.stop)
+
+    def _retire(self, server: _Server) -> None:
+        """Stop server once no request is using one of its helpers: they die with it."""
+        with self._cond:
+            server.retired = True
+            if server.inflight:
+                self._retired.append(server)
+                return
+        self._launcher.submit(server.stop)
+
+    def _discard(self, key: tuple[object, ...], server: _Server) -> None:
+        with self._cond:
+            if self._servers.get(key) is server:
+                del self._servers[key]
+            else:
+                return
+        self._retire(server)
 
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
-            while self._spawning:  # a spawn in flight still passes the pinned fds
+            while self._spawning:  # a launch in flight still passes the pinned fds
                 self._cond.wait()
-            warm = [w for queue in self._warm.values() for w in queue]
-            self._warm.clear()
-        for w in warm:
-            w.helper.close()
+            servers = [*self._servers.values(), *self._retired]
+            self._servers.clear()
+            self._retired.clear()
+        for server in servers:
+            server.stop()
+        self._launcher.stop()  # after the stops it may still run
         self._close_pinned()
 
     def _close_pinned(self) -> None:
@@ -462,25 +539,109 @@ class BwrapExecutor:
             os.close(self._pinned.pop()[1])
 
 
-@dataclass
-class _Warm:
-    helper: Helper
-    signature: tuple[object, ...]
-    born: float
+class _Server:
+    """One key's fork server under bwrap, what its namespace was built from, and how many
+    requests are using its helpers."""
+
+    def __init__(self, pool: ForkServerExecutor, signature: tuple[object, ...],
+                 errors: IO[bytes]) -> None:
+        self.pool = pool
+        self.signature = signature
+        self.errors = errors  # stderr of bwrap, the fork server and its helpers
+        self.inflight = 0
+        self.retired = False
+
+    def stderr(self) -> str:
+        """What was written to stderr, its last 64 KiB; waits briefly for bwrap to exit."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.pool.process.wait(timeout=1.0)
+        try:
+            size = os.fstat(self.errors.fileno()).st_size
+            return os.pread(self.errors.fileno(), 64 << 10,
+                            max(0, size - (64 << 10))).decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+
+    def stop(self) -> None:
+        try:
+            self.pool.stop()
+        finally:
+            self.errors.close()
 
 
-class _ExecHelper(Helper):
-    """A helper whose process is bwrap itself; closing it also closes its stderr pipe."""
+class _Leased(Helper):
+    """A helper from a fork server; closing it tells the executor it is done with it."""
+
+    def __init__(self, helper: Helper, release: Callable[[], None]) -> None:
+        super().__init__(helper.pid, helper.sock, helper.pidfd)
+        self._release: Callable[[], None] | None = release
 
     def close(self) -> None:
         try:
             super().close()
         finally:
-            if self.proc is not None and self.proc.stderr is not None:
-                self.proc.stderr.close()
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
-def _popen(cmd: Command, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+class _Launcher:
+    """A thread that runs what it is given, in order, until stopped."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="fsgate-bwrap-launcher",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            except Exception as exc:  # a job reports its own result; never die here
+                log.warning("bwrap_launcher_job_failed", error=repr(exc))
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if self._thread.is_alive():
+            self._jobs.put(job)
+        else:
+            job()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run fn on the launcher thread and return (or raise) its result."""
+        if threading.current_thread() is self._thread:
+            return fn()
+        done = threading.Event()
+        result: list[T] = []
+        error: list[BaseException] = []
+
+        def job() -> None:
+            try:
+                result.append(fn())
+            except BaseException as exc:
+                error.append(exc)
+            finally:
+                done.set()
+
+        if not self._thread.is_alive():
+            raise OSError("the bwrap launcher thread has stopped")
+        self._jobs.put(job)
+        done.wait()
+        if error:
+            raise error[0]
+        return result[0]
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=10)
+
+
+def _popen(cmd: Command, env: Mapping[str, str], stderr: IO[bytes] | int = subprocess.PIPE
+           ) -> subprocess.Popen[bytes]:
     """Start bwrap. Its options travel through a memfd (``--args``), so no request policy
     can make the command line exceed the kernel's argument-size limit."""
     end = cmd.argv.index("--")
@@ -493,6 +654,6 @@ def _popen(cmd: Command, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
         argv = [cmd.argv[0], "--args", str(args), *cmd.argv[end:]]
         return subprocess.Popen(argv, pass_fds=(*cmd.pass_fds, args), env=dict(env),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, close_fds=True)
+                                stderr=stderr, close_fds=True)
     finally:
         os.close(args)

@@ -3,6 +3,9 @@
 ``size`` helpers wait, forked ahead of demand. A request takes one (each is used once,
 then killed) and asks the fork server for its replacement, which is forked while the
 request runs; a background thread receives the new helpers.
+
+The bwrap backend runs one of these per namespace, with a ``launch`` that starts the fork
+server under bubblewrap (bwrap.py).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import structlog
 from fsgate._reasons import Reason
@@ -28,32 +32,59 @@ from .sandbox.env import helper_env
 
 log = structlog.get_logger("fsgate.pool")
 
+Launch = Callable[[socket.socket], subprocess.Popen[bytes]]
+"""Starts the fork server with its end of the control channel (kept open across exec)."""
+
 
 class ForkServerExecutor:
     name = "landlock"
 
     def __init__(self, settings: HelperSettings, *, size: int = 4,
-                 acquire_timeout: float = 5.0) -> None:
+                 acquire_timeout: float = 5.0, launch: Launch | None = None,
+                 stop_timeout: float = 5.0, host_pids: bool = False) -> None:
+        """``launch`` replaces the default start (this interpreter, exec'd directly);
+        ``host_pids``: the fork server reports pids of another pid namespace, so take each
+        helper's pid in ours from its pidfd instead (for logs; nothing looks it up)."""
         self.settings = settings
         self.size = max(1, size)
         self.acquire_timeout = acquire_timeout
+        self.stop_timeout = stop_timeout
+        self._host_pids = host_pids
         self._ready: collections.deque[Helper] = collections.deque()
         self._cond = threading.Condition()
         self._stopped = False
         self._broken: str | None = None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._control = ours
-        # Exec'd (not forked) and before any gRPC thread exists: see forkserver.py.
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "fsgate_server.forkserver",
-             "--control-fd", str(theirs.fileno()), "--parent-pid", str(os.getpid()),
-             "--settings", json.dumps(settings.to_json())],
-            pass_fds=[theirs.fileno()], env=_forkserver_env(), stdin=subprocess.DEVNULL,
-            close_fds=True)
-        theirs.close()
+        try:
+            self._proc = (launch or self._launch)(theirs)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         self._thread = threading.Thread(target=self._refill, name="fsgate-pool", daemon=True)
         self._thread.start()
         self._ask(self.size)
+
+    def _launch(self, theirs: socket.socket) -> subprocess.Popen[bytes]:
+        # Exec'd (not forked) and before any gRPC thread exists: see forkserver.py.
+        return subprocess.Popen(
+            [sys.executable, "-m", "fsgate_server.forkserver",
+             "--control-fd", str(theirs.fileno()), "--parent-pid", str(os.getpid()),
+             "--settings", json.dumps(self.settings.to_json())],
+            pass_fds=[theirs.fileno()], env=_forkserver_env(), stdin=subprocess.DEVNULL,
+            close_fds=True)
+
+    @property
+    def broken(self) -> str | None:
+        """Why the fork server failed, or None while it works."""
+        return self._broken
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The process launched: the fork server, or what runs it (bwrap)."""
+        return self._proc
 
     @property
     def forkserver_pid(self) -> int:
@@ -96,6 +127,8 @@ class ForkServerExecutor:
                 os.close(fd)
             raise OSError("fork server closed its control channel")
         (pid,) = PID.unpack(msg)
+        if self._host_pids:
+            pid = _pid_of(fds[1], pid)
         return Helper(pid, socket.socket(fileno=fds[0]), fds[1])
 
     def acquire(self, deadline: float | None) -> Helper:
@@ -139,10 +172,22 @@ class ForkServerExecutor:
         self._thread.join(timeout=5)
         self._control.close()
         try:
-            self._proc.wait(timeout=5)
+            self._proc.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+
+
+def _pid_of(pidfd: int, default: int) -> int:
+    """The pid, in our pid namespace, of the process pidfd refers to."""
+    try:
+        with open(f"/proc/self/fdinfo/{pidfd}", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Pid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return default
 
 
 def _forkserver_env() -> dict[str, str]:

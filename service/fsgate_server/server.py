@@ -85,14 +85,27 @@ class Running:
     health: health.Health | None = None
     metrics: Endpoint | None = None
 
+    def _abort_inflight(self) -> int:
+        self.servicer.aborted = True
+        return self.servicer.inflight.kill_all()
+
     def stop(self, grace: float | None = 5.0) -> None:
         """Drain: NOT_SERVING, refuse new calls, let in-flight ones run up to ``grace``
         seconds, cancel the rest (an unfinished write changes nothing), kill every helper."""
         if self.health is not None:
             self.health.drain()
         self.servicer.draining = True
-        self.server.stop(grace).wait()
-        killed = self.servicer.inflight.kill_all()  # handlers still unwinding
+        killed = 0
+        if grace is None or grace <= 0:
+            killed = self._abort_inflight()
+        done = self.server.stop(grace)
+        # gRPC cancels what is left when the grace ends, and a cancelled upload can look
+        # like a finished one to its handler. So, just before that, kill every helper still
+        # running and refuse every commit: nothing unfinished can be written after this.
+        if grace and not done.wait(max(grace - 0.05, 0)):
+            killed = self._abort_inflight()
+        done.wait()
+        killed += self.servicer.inflight.kill_all()  # handlers still unwinding
         self.executor.stop()
         if self.metrics is not None:
             self.metrics.close()

@@ -102,6 +102,7 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         self.executor = executor
         self._slots = threading.BoundedSemaphore(config.max_concurrent_helpers)
         self.draining = False
+        self.aborted = False  # set when shutdown's grace ran out: nothing commits any more
         self.metrics = metrics if metrics is not None else Metrics()
         self.inflight = Inflight()  # helpers running now: a gauge, and killed at shutdown
         self.metrics.count_helpers_with(self.inflight.__len__)
@@ -144,8 +145,10 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         finally:
             self._slots.release()
 
-    @staticmethod
-    def _require_alive(context: grpc.ServicerContext, path: str) -> None:
+    def _require_alive(self, context: grpc.ServicerContext, path: str) -> None:
+        if self.aborted:
+            raise ServiceError(Reason.SHUTTING_DOWN,
+                               "the server shut down before the write completed", path)
         if not context.is_active():
             raise ServiceError(Reason.DEADLINE_EXCEEDED,
                                "the call ended before the stream completed", path)
