@@ -1,0 +1,319 @@
+"""The operations that write: WriteFile (an unnamed temporary, made durable, named only on
+COMMIT) and the start-up sweep of temporaries a crash left behind."""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import socket
+import stat
+from collections.abc import Callable
+from typing import Any
+
+from fsgate._reasons import Reason
+
+from . import protocol
+from .protocol import Kind
+from .reading import SPLICE_MIN_BYTES
+from .request import OpError, Request, info_of, version_of
+from .resolve import classify, closing_fd, fd_path, open_checked, reopen
+
+TEMP_PREFIX = ".fsgate-tmp-"
+
+
+# --- write --------------------------------------------------------------------------------
+
+def require_writable(req: Request, real: str) -> None:
+    """The real target of a write must be writable; protected paths say so by name."""
+    if req.policy.can_write(real):
+        return
+    if req.policy.is_protected(real):
+        raise OpError(Reason.PROTECTED_PATH,
+                      f"{req.path}: leads to a protected path: readable, never writable")
+    raise OpError(Reason.SANDBOX_DENIED, f"{req.path}: access denied by the sandbox")
+
+
+def op_write(sock: socket.socket, req: Request) -> None:
+    args = req.args
+    create_new = bool(args.get("create_new", False))
+    if_version = str(args.get("if_version", ""))
+    max_bytes = int(args["max_bytes"])
+    file_mode = int(args.get("file_mode", 0))
+    parent, name = os.path.split(req.path)
+    if not name:
+        raise OpError(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
+    dfd = _open_parent(parent, req, bool(args.get("create_parents", False)))
+    try:
+        dfd, name = _follow_leaf_symlink(dfd, name, req)
+        existing = _lstat_or_none(name, dfd)
+        if existing is not None:
+            if create_new:
+                raise OpError(Reason.ALREADY_EXISTS, f"{req.path}: already exists")
+            if stat.S_ISDIR(existing.st_mode):
+                raise OpError(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
+            if not stat.S_ISREG(existing.st_mode):
+                raise OpError(Reason.NOT_REGULAR_FILE, f"{req.path}: not a regular file")
+        _check_version(existing, if_version, req.path)
+        mode = file_mode or (stat.S_IMODE(existing.st_mode) if existing else 0o644)
+        tmp = _TempFile(dfd, req.path, req.policy.can_read)
+        try:
+            protocol.send(sock, Kind.READY)
+            written = _receive_into(sock, tmp.fd, max_bytes, req.path)
+            os.fchmod(tmp.fd, mode)
+            os.fsync(tmp.fd)
+            # Prepared: the content is durable but has no name yet. The server says COMMIT
+            # only after checking, once more and as late as it can, that the call is alive.
+            protocol.send(sock, Kind.READY)
+            _await_commit(sock)
+            info = tmp.commit(name, create_new=create_new, if_version=if_version,
+                              request_path=req.path)
+        finally:
+            tmp.close()
+    finally:
+        os.close(dfd)
+    protocol.send_json(sock, Kind.RESULT, {"info": info, "bytes_written": written})
+
+
+def _open_parent(parent: str, req: Request, create: bool) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+    missing: list[str] = []
+    cur = parent
+    # Bounded: each step drops one component of a path of at most 4096 bytes.
+    while True:
+        try:
+            fd = os.open(cur, flags)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENOENT or not create or cur == "/":
+                raise classify(exc, cur, req.policy.can_read) from exc
+            cur, leaf = os.path.split(cur)
+            missing.append(leaf)
+    for leaf in reversed(missing):
+        where = fd_path(fd).rstrip("/") + "/" + leaf
+        try:
+            require_writable(req, where)
+        except OpError:
+            os.close(fd)
+            raise
+        try:
+            os.mkdir(leaf, 0o755, dir_fd=fd)
+        except FileExistsError:
+            pass  # a concurrent writer made it
+        except OSError as exc:
+            os.close(fd)
+            raise classify(exc, req.path, req.policy.can_read) from exc
+        try:
+            child = os.open(leaf, flags | os.O_NOFOLLOW, dir_fd=fd)
+        except OSError as exc:
+            raise classify(exc, req.path, req.policy.can_read) from exc
+        finally:
+            os.close(fd)
+        fd = child
+    if not req.policy.can_read(fd_path(fd)):
+        os.close(fd)
+        raise OpError(Reason.SANDBOX_DENIED, f"{req.path}: access denied by the sandbox")
+    return fd
+
+
+def _follow_leaf_symlink(dfd: int, name: str, req: Request) -> tuple[int, str]:
+    """A symlink leaf is followed: the write lands where it points, if that is writable."""
+    target_path = fd_path(dfd).rstrip("/") + "/" + name
+    st = _lstat_or_none(name, dfd)
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        target_path = os.path.realpath(target_path)
+        require_writable(req, target_path)
+        parent, name = os.path.split(target_path)
+        new = open_checked(parent, req.policy.can_write, follow=True)
+        try:
+            new_dfd = reopen(new, os.O_RDONLY | os.O_DIRECTORY, req.path, req.policy.can_read)
+        finally:
+            os.close(new)
+        os.close(dfd)
+        return new_dfd, name
+    require_writable(req, target_path)
+    return dfd, name
+
+
+def _lstat_or_none(name: str, dfd: int) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _check_version(st: os.stat_result | None, if_version: str, path: str) -> None:
+    if if_version and (st is None or version_of(st) != if_version):
+        raise OpError(Reason.VERSION_MISMATCH, f"{path}: version does not match if_version")
+
+
+def _receive_into(sock: socket.socket, fd: int, max_bytes: int, path: str) -> int:
+    written = 0
+    pipe: tuple[int, int] | None = None
+    try:
+        while True:
+            try:
+                kind, length = protocol.recv_header(sock)
+            except protocol.PeerClosed:
+                raise Abandoned from None  # the server gave up on this write: leave no trace
+            if kind is Kind.END:
+                return written
+            if kind is not Kind.DATA:
+                raise protocol.ProtocolError(f"unexpected {kind.name} during a write")
+            written += length
+            if written > max_bytes:
+                raise OpError(Reason.TOO_LARGE, f"{path}: more than {max_bytes} bytes")
+            try:
+                if length >= SPLICE_MIN_BYTES:
+                    if pipe is None:
+                        pipe = _any_pipe(length)
+                    _splice_in(sock, pipe, fd, length)
+                else:
+                    view = memoryview(protocol.recv_payload(sock, length))
+                    while view:
+                        view = view[os.write(fd, view):]
+            except OSError as exc:
+                raise classify(exc, path, lambda _: True) from exc
+    finally:
+        if pipe is not None:
+            os.close(pipe[0])
+            os.close(pipe[1])
+
+
+def _any_pipe(size: int) -> tuple[int, int]:
+    r, w = os.pipe2(os.O_CLOEXEC)
+    with contextlib.suppress(OSError):  # a smaller pipe only means more splices
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, min(size, 1 << 20))
+    return r, w
+
+
+def _splice_in(sock: socket.socket, pipe: tuple[int, int], fd: int, length: int) -> None:
+    """One DATA payload from the channel into the file, socket -> pipe -> file, never
+    through Python memory."""
+    r, w = pipe
+    left = length
+    while left > 0:
+        n = os.splice(sock.fileno(), w, left)
+        if n == 0:
+            raise protocol.ProtocolError(f"channel closed after {length - left} of {length} "
+                                         "bytes")
+        left -= n
+        while n > 0:
+            n -= os.splice(r, fd, n)
+
+
+def _await_commit(sock: socket.socket) -> None:
+    try:
+        kind, _ = protocol.recv(sock)
+    except protocol.PeerClosed:
+        raise Abandoned from None
+    if kind is not Kind.COMMIT:
+        raise protocol.ProtocolError(f"expected COMMIT, got {kind.name}")
+
+
+class Abandoned(Exception):
+    """The server closed the channel before END: the write is dropped silently."""
+
+
+class _TempFile:
+    """Content lands in an unnamed O_TMPFILE inode and gets a name only at commit."""
+
+    def __init__(self, dfd: int, path: str, visible: Callable[[str], bool]) -> None:
+        self.dfd = dfd
+        self.named: str | None = None
+        try:
+            self.fd = os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+            self.anonymous = True
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise classify(exc, path, visible) from exc
+            # A file system without O_TMPFILE: a named temp, removed on every failure path.
+            self.named = TEMP_PREFIX + os.urandom(8).hex()
+            try:
+                self.fd = os.open(self.named, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                  | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600, dir_fd=dfd)
+            except OSError as exc2:
+                raise classify(exc2, path, visible) from exc2
+            self.anonymous = False
+
+    def _link_as(self, name: str) -> None:
+        os.link(f"/proc/self/fd/{self.fd}", name, dst_dir_fd=self.dfd, follow_symlinks=True)
+
+    def commit(self, name: str, *, create_new: bool, if_version: str,
+               request_path: str) -> dict[str, Any]:
+        fcntl.flock(self.dfd, fcntl.LOCK_EX)  # serializes version checks with renames
+        try:
+            if if_version:
+                _check_version(_lstat_or_none(name, self.dfd), if_version, request_path)
+            try:
+                if create_new:
+                    if self.anonymous:
+                        self._link_as(name)  # linkat fails EEXIST: never clobbers
+                    else:
+                        assert self.named is not None
+                        os.link(self.named, name, src_dir_fd=self.dfd, dst_dir_fd=self.dfd)
+                else:
+                    if self.anonymous:
+                        self.named = TEMP_PREFIX + os.urandom(8).hex()
+                        self._link_as(self.named)
+                    assert self.named is not None
+                    os.rename(self.named, name, src_dir_fd=self.dfd, dst_dir_fd=self.dfd)
+                    self.named = None
+            except OSError as exc:
+                raise classify(exc, request_path, lambda _: True) from exc
+            os.fsync(self.dfd)
+            return info_of(request_path, os.fstat(self.fd))
+        finally:
+            fcntl.flock(self.dfd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.named is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.named, dir_fd=self.dfd)
+            self.named = None
+        os.close(self.fd)
+
+
+# --- sweep ------------------------------------------------------------------------------
+
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{16}")
+
+
+def op_sweep(sock: socket.socket, req: Request) -> None:
+    """Remove temporaries a killed helper left between link and rename (a tiny window; named
+    temporaries exist only there, or on file systems without O_TMPFILE). Bounded walk."""
+    budget = int(req.args["max_entries"])
+    max_depth = int(req.args.get("max_depth", 64))
+    removed = 0
+    scanned = 0
+    for root in req.policy.writable:
+        try:
+            top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        stack = [(top, 0)]
+        while stack:
+            fd, depth = stack.pop()
+            with closing_fd(fd), os.scandir(fd) as it:
+                for entry in it:
+                    scanned += 1
+                    if scanned > budget:
+                        for other, _ in stack:
+                            os.close(other)
+                        stack.clear()
+                        break
+                    if entry.is_dir(follow_symlinks=False):
+                        if depth < max_depth:
+                            with contextlib.suppress(OSError):
+                                stack.append((os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY
+                                                      | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                                      dir_fd=fd), depth + 1))
+                    elif (_TEMP_NAME.fullmatch(entry.name)
+                          and entry.is_file(follow_symlinks=False)):
+                        with contextlib.suppress(OSError):
+                            os.unlink(entry.name, dir_fd=fd)
+                            removed += 1
+    protocol.send_json(sock, Kind.RESULT, {"removed": removed, "scanned": scanned})
+
+
