@@ -6,7 +6,7 @@ import os
 import signal
 import threading
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -20,6 +20,7 @@ from .config import Config, ConfigError
 from .confinement import HelperSettings
 from .executor import Executor
 from .metrics import Endpoint, Metrics
+from .policy import Root
 from .runtime_roots import runtime_roots
 from .sandbox.rlimits import Limits
 from .servicer import FileSystemServicer
@@ -112,10 +113,23 @@ class Running:
         log.info("drained", helpers_killed=killed)
 
 
+def with_real_paths(roots: tuple[Root, ...]) -> tuple[Root, ...]:
+    """A root reached through a symlink (``/srv/ws -> /data/ws``) is served under both
+    names: callers use the name they were given, while the helper judges the real location
+    its descriptors report, which must then be inside the policy too."""
+    out = list(roots)
+    for root in roots:
+        real = os.path.realpath(root.path)
+        if real != root.path and all(r.path != real for r in out):
+            out.append(Root(real, root.writable))
+    return tuple(out)
+
+
 def start(config: Config, executor: Executor | None = None) -> Running:
     """Start serving. ``executor`` is a seam for the benchmark's unsandboxed baseline
     (bench/inprocess.py); the product always chooses a sandbox backend here."""
     check_listen(config)
+    config = replace(config, roots=with_real_paths(config.roots))
     try:
         interceptors, creds, store = security(config)
     except auth.TokenFileError as exc:

@@ -219,3 +219,25 @@ def test_fifo_is_not_regular_and_does_not_block(client: Client, ws: Path) -> Non
     assert err.value.code.name == "FAILED_PRECONDITION"
     with pytest.raises(fsgate.NotRegularFile):
         client.write_file(str(ws / "pipe"), b"x")
+
+
+def test_root_served_through_a_symlink_works_under_both_names(tmp_path: Path,
+                                                              backend: str) -> None:
+    from ..conftest import start_server
+
+    real = tmp_path / "real-ws"
+    real.mkdir()
+    (real / "f").write_text("through a link")
+    link = tmp_path / "link-ws"
+    link.symlink_to(real)
+    server = start_server(tmp_path, [str(link)], backend)
+    try:
+        with Client(server.target) as c:
+            assert c.read_file(str(link / "f")) == b"through a link"
+            c.write_file(str(link / "g"), b"written via the link")
+            assert (real / "g").read_bytes() == b"written via the link"
+            assert [e.name for e in c.list_dir(str(link))] == ["f", "g"]
+            with pytest.raises(fsgate.OutsidePolicy):
+                c.read_file(str(tmp_path / "elsewhere"))
+    finally:
+        server.stop()
