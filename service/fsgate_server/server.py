@@ -20,7 +20,7 @@ from .config import Config, ConfigError
 from .confinement import HelperSettings
 from .executor import Executor
 from .metrics import Endpoint, Metrics
-from .policy import Root
+from .policy import Root, is_within
 from .runtime_roots import runtime_roots
 from .sandbox.rlimits import Limits
 from .servicer import FileSystemServicer
@@ -125,6 +125,17 @@ def with_real_paths(roots: tuple[Root, ...]) -> tuple[Root, ...]:
     return tuple(out)
 
 
+def warn_overlaps(roots: tuple[Root, ...], runtime: tuple[str, ...]) -> None:
+    """Every helper may read the runtime roots, whatever a request's policy says: a served
+    root that holds one cannot deny it to callers (security model in the README)."""
+    for root in roots:
+        inside = [rt for rt in runtime if is_within(rt, root.path)]
+        if inside:
+            log.warning("served_root_contains_runtime_roots", root=root.path,
+                        runtime_roots=inside,
+                        consequence="denied_paths cannot hide these from helpers")
+
+
 def start(config: Config, executor: Executor | None = None) -> Running:
     """Start serving. ``executor`` is a seam for the benchmark's unsandboxed baseline
     (bench/inprocess.py); the product always chooses a sandbox backend here."""
@@ -181,6 +192,7 @@ def start(config: Config, executor: Executor | None = None) -> Running:
     log.info("serving", listen=list(config.listen), ports=ports, backend=backend,
              config=config.describe(), runtime_roots=list(executor_roots(executor)),
              metrics_port=endpoint.port if endpoint else None)
+    warn_overlaps(config.roots, executor_roots(executor))
     start_background_sweep(executor, config)
     return Running(server, executor, servicer, ports, store, status, endpoint)
 
