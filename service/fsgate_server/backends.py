@@ -129,9 +129,10 @@ def choose(requested: str) -> str:
 def start(name: str, settings: HelperSettings, *, pool_size: int, acquire_timeout: float,
           roots: Sequence[Root]) -> Executor:
     if name == "landlock":
-        from .pool import ForkServerExecutor
+        from .pool import ForkServerExecutor, SupervisedForkServer
 
-        return ForkServerExecutor(settings, size=pool_size, acquire_timeout=acquire_timeout)
+        return SupervisedForkServer(lambda: ForkServerExecutor(
+            settings, size=pool_size, acquire_timeout=acquire_timeout))
     if name == "bwrap":
         from .bwrap import BwrapExecutor
 

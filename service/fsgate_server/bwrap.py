@@ -40,7 +40,6 @@ import contextlib
 import errno
 import json
 import os
-import queue
 import shutil
 import socket
 import stat
@@ -62,6 +61,7 @@ from .confinement import HelperSettings, confinement_for
 from .errors import ServiceError
 from .executor import Helper, HelperCall, HelperGone, begin
 from .helper.ops import Request
+from .launcher import Launcher
 from .policy import Root, effective_policy, is_within
 from .pool import ForkServerExecutor
 from .runtime_roots import RuntimeFacts, runtime_files
@@ -207,7 +207,7 @@ class BwrapExecutor:
         self._templates: OrderedDict[tuple[object, ...], Request] = OrderedDict()
         # Every bwrap is started from this one thread, which lives as long as the executor:
         # --die-with-parent (PR_SET_PDEATHSIG) fires when the thread that forked bwrap exits.
-        self._launcher = _Launcher()
+        self._launcher = Launcher("fsgate-bwrap-launcher")
         ceiling = effective_policy(tuple(roots), None)
         for op in ("write", "stat"):  # the ceiling: what every request without a policy gets
             req = Request(op, "/", ceiling, {})
@@ -583,61 +583,6 @@ class _Leased(Helper):
             release, self._release = self._release, None
             if release is not None:
                 release()
-
-
-class _Launcher:
-    """A thread that runs what it is given, in order, until stopped."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="fsgate-bwrap-launcher",
-                                        daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            try:
-                job()
-            except Exception as exc:  # a job reports its own result; never die here
-                log.warning("bwrap_launcher_job_failed", error=repr(exc))
-
-    def submit(self, job: Callable[[], None]) -> None:
-        if self._thread.is_alive():
-            self._jobs.put(job)
-        else:
-            job()
-
-    def call(self, fn: Callable[[], T]) -> T:
-        """Run fn on the launcher thread and return (or raise) its result."""
-        if threading.current_thread() is self._thread:
-            return fn()
-        done = threading.Event()
-        result: list[T] = []
-        error: list[BaseException] = []
-
-        def job() -> None:
-            try:
-                result.append(fn())
-            except BaseException as exc:
-                error.append(exc)
-            finally:
-                done.set()
-
-        if not self._thread.is_alive():
-            raise OSError("the bwrap launcher thread has stopped")
-        self._jobs.put(job)
-        done.wait()
-        if error:
-            raise error[0]
-        return result[0]
-
-    def stop(self) -> None:
-        self._jobs.put(None)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=10)
 
 
 def _popen(cmd: Command, env: Mapping[str, str], stderr: IO[bytes] | int = subprocess.PIPE

@@ -28,6 +28,7 @@ from .errors import ServiceError
 from .executor import Helper, HelperCall, HelperGone, begin
 from .forkserver import PID
 from .helper.ops import Request
+from .launcher import Launcher
 from .sandbox.env import helper_env
 
 log = structlog.get_logger("fsgate.pool")
@@ -196,3 +197,50 @@ def _forkserver_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
+
+
+class SupervisedForkServer:
+    """The landlock backend: a ForkServerExecutor whose fork server is started again if it
+    dies (the OOM killer, an operator's kill). Requests in flight on the dead one fail
+    HELPER_FAILED (their helpers died with it); the next request gets a new fork server."""
+
+    name = "landlock"
+
+    def __init__(self, make: Callable[[], ForkServerExecutor]) -> None:
+        self._make = make
+        self._launcher = Launcher("fsgate-forkserver-launcher")
+        self._lock = threading.Lock()
+        self._stopped = False
+        try:
+            self._inner = self._launcher.call(make)
+        except BaseException:
+            self._launcher.stop()
+            raise
+        self.settings = self._inner.settings
+
+    @property
+    def forkserver_pid(self) -> int:
+        return self._inner.forkserver_pid
+
+    def _current(self) -> ForkServerExecutor:
+        inner = self._inner
+        if inner.broken is None:
+            return inner
+        with self._lock:
+            if self._stopped:
+                raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down")
+            if self._inner is inner:
+                log.warning("forkserver_restarting", why=inner.broken)
+                inner.stop()
+                self._inner = self._launcher.call(self._make)
+            return self._inner
+
+    def start(self, req: Request, deadline: float | None) -> HelperCall:
+        return self._current().start(req, deadline)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            inner = self._inner
+        inner.stop()
+        self._launcher.stop()

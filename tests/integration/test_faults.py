@@ -242,3 +242,35 @@ def test_full_disk_fails_no_space_and_changes_nothing(tmp_path: Path, backend: s
             server.stop()
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_fork_server_killed_is_started_again(tmp_path: Path, root: Path, backend: str) -> None:
+    server = start_server(tmp_path, [str(root)], backend)
+    channel, stub = stub_for(server)
+    try:
+        assert stub.Stat(pb.StatRequest(path=str(root / "target"))).info.size == 16
+        killed = children(server.proc.pid)  # the fork server(s), or the bwrap running them
+        assert killed
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+
+        def gone(pid: int) -> bool:
+            try:
+                with open(f"/proc/{pid}/status") as fh:
+                    return "State:\tZ" in fh.read()
+            except OSError:
+                return True
+
+        wait_for(lambda: all(gone(p) for p in killed))
+        outcomes = []
+        for _ in range(3):
+            try:
+                stub.Stat(pb.StatRequest(path=str(root / "target")))
+                outcomes.append("ok")
+            except grpc.RpcError as exc:
+                outcomes.append(rpc_reason(exc)[1])
+        assert outcomes[-1] == "ok", outcomes
+        assert [p for p in children(server.proc.pid) if p not in killed]
+    finally:
+        channel.close()
+        server.stop()
