@@ -26,8 +26,10 @@ request is served only by its own key's fork server, so its helper sees precisel
 namespace an exec'd helper would. The two ceiling keys (no request policy: read-class and
 write-class) start with the executor when ``warm`` > 0; others start on first use, and at
 most WARM_KEYS are kept (least recently used evicted). The namespace reflects the tree
-when its fork server started: every request looks each bind source up again, and a key
-whose sources changed (a root replaced, a missing path created) gets a new fork server.
+when its fork server started: every request looks each bind source up again, and with it
+the mounts at or below it (mounts.py), and a key whose sources changed (a root replaced, a
+missing path created, a file system mounted or unmounted inside) gets a new fork server;
+so does a key whose fork server died, and a request that finds it dead is served anew.
 A fork server that is evicted or replaced is stopped only once no request is using one of
 its helpers (they die with it). One that cannot start fails its key's requests with
 HELPER_FAILED, bwrap's and its stderr in the server log; the next request starts anew.
@@ -62,6 +64,7 @@ from .errors import ServiceError
 from .executor import Helper, HelperCall, HelperGone, begin
 from .helper.ops import Request
 from .launcher import Launcher
+from .mounts import MountTable
 from .policy import Root, effective_policy, is_within
 from .pool import ForkServerExecutor
 from .runtime_roots import RuntimeFacts, runtime_files
@@ -196,6 +199,7 @@ class BwrapExecutor:
         except OSError:
             self._close_pinned()
             raise
+        self._mounts = MountTable()
         self._cond = threading.Condition()
         self._spawning = 0  # fork servers being launched: they still get the pinned fds
         self._stopped = False
@@ -348,11 +352,14 @@ class BwrapExecutor:
             server = self._server_for(key, req)
             helper = self._acquire(server, key, req, deadline)
             if helper is None:
-                continue  # evicted by another request meanwhile: take the key's new one
+                continue  # evicted meanwhile, or its fork server died: take the key's new one
             try:
                 return begin(helper, req, deadline)
             except HelperGone as exc:
-                log.warning("idle_helper_gone", error=str(exc))
+                if server.pool.alive:
+                    log.warning("idle_helper_gone", error=str(exc))
+                else:  # it died with its fork server, before the request reached it
+                    self._discard(key, server)
         raise ServiceError(Reason.HELPER_FAILED, "helpers keep dying before their request",
                            req.path)
 
@@ -366,11 +373,14 @@ class BwrapExecutor:
             helper = server.pool.acquire(deadline)
         except ServiceError as exc:
             if server.pool.broken is not None:
-                # The fork server could not start (or died): this request fails, with
-                # bwrap's and the fork server's stderr in the log; the next one starts anew.
-                log.error("helper_failed", why=server.pool.broken, stderr=server.stderr())
                 self._release(server)
                 self._discard(key, server)
+                if server.served:  # it worked, then died: serve the request on a new one
+                    log.warning("forkserver_died", why=server.pool.broken)
+                    return None
+                # It could not start: this request fails, with bwrap's and the fork
+                # server's stderr in the log; the next one starts anew.
+                log.error("helper_failed", why=server.pool.broken, stderr=server.stderr())
                 raise ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server "
                                    "log", req.path) from exc
             self._release(server)
@@ -381,6 +391,7 @@ class BwrapExecutor:
         except BaseException:
             self._release(server)
             raise
+        server.served = True
         return _Leased(helper, lambda: self._release(server))
 
     # --- fork servers, one per namespace key ----------------------------------------
@@ -411,14 +422,17 @@ class BwrapExecutor:
         """What every bind source of req's namespace is right now."""
         c = confinement_for(req, self.settings, ())
         out: list[object] = []
+        self._mounts.refresh()
         for path in (*c.read, *c.write, *req.policy.denied):
             found = self._open_below_root(path)
             if isinstance(found, int):
                 try:
                     st = os.fstat(found)
+                    real = os.readlink(f"/proc/self/fd/{found}")  # where it was found
                 finally:
                     os.close(found)
-                out.append((path, st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode)))
+                out.append((path, st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode),
+                            self._mounts.below(real)))
             else:
                 out.append((path, found))
         return tuple(out)
@@ -438,13 +452,15 @@ class BwrapExecutor:
                     raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down",
                                        req.path)
                 server = self._servers.get(key)
-                if server is not None and server.signature == signature:
+                alive = server is not None and server.pool.alive
+                if server is not None and alive and server.signature == signature:
                     return server
-                if server is not None:  # a bind source changed since it started
+                if server is not None:  # a bind source changed, or it died
                     del self._servers[key]
                 self._spawning += 1
             if server is not None:
-                log.info("forkserver_replaced", reason="bind sources changed")
+                log.info("forkserver_replaced", reason="bind sources changed" if alive
+                         else f"it died: {server.pool.broken or 'exited'}")
                 self._retire(server)
             try:
                 fresh = self._start_server(req, signature)
@@ -533,6 +549,7 @@ class BwrapExecutor:
             server.stop()
         self._launcher.stop()  # after the stops it may still run
         self._close_pinned()
+        self._mounts.close()
 
     def _close_pinned(self) -> None:
         while self._pinned:
@@ -550,6 +567,7 @@ class _Server:
         self.errors = errors  # stderr of bwrap, the fork server and its helpers
         self.inflight = 0
         self.retired = False
+        self.served = False  # a helper of it was handed out: it did start
 
     def stderr(self) -> str:
         """What was written to stderr, its last 64 KiB; waits briefly for bwrap to exit."""
@@ -599,6 +617,7 @@ def _popen(cmd: Command, env: Mapping[str, str], stderr: IO[bytes] | int = subpr
         argv = [cmd.argv[0], "--args", str(args), *cmd.argv[end:]]
         return subprocess.Popen(argv, pass_fds=(*cmd.pass_fds, args), env=dict(env),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=stderr, close_fds=True)
+                                stderr=stderr, close_fds=True,
+                                process_group=0)  # the server's group SIGTERM: see forkserver.py
     finally:
         os.close(args)
