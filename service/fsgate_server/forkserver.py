@@ -102,6 +102,7 @@ def fork_helper(control: socket.socket, settings: HelperSettings) -> None:
             control.close()
             server_end.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             process.set_parent_death_signal(signal.SIGKILL, expected_parent=me)
             os.setsid()  # its own session: no controlling terminal to inject input into
             gc.disable()  # one short request: no cycles worth the pages a collection writes
@@ -126,19 +127,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     process.set_parent_death_signal(signal.SIGKILL, expected_parent=args.parent_pid)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps helpers
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when we stop
+    # The server decides when we stop (EOF on the control channel), not a signal to its
+    # process group: Ctrl-C, or the SIGTERM that starts its graceful shutdown, during which
+    # the helpers of requests in flight (which die with us) must go on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = HelperSettings.from_json(json.loads(args.settings))
     control = socket.socket(fileno=args.control_fd)
     gc.freeze()  # helpers never collect what was here before the fork: fewer copied pages
-    while True:
-        try:
+    try:
+        while True:
             cmd = control.recv(64)
-        except ConnectionResetError:
-            return 0
-        if not cmd:
-            return 0  # the server closed the control channel: stop
-        for _ in cmd:
-            fork_helper(control, settings)
+            if not cmd:
+                return 0  # the server closed the control channel: stop
+            for _ in cmd:
+                fork_helper(control, settings)
+    except (BrokenPipeError, ConnectionResetError):
+        # The server closed the channel while we answered (it is stopping): stop quietly.
+        return 0
 
 
 if __name__ == "__main__":

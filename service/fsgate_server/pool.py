@@ -13,6 +13,7 @@ import collections
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -75,12 +76,17 @@ class ForkServerExecutor:
              "--control-fd", str(theirs.fileno()), "--parent-pid", str(os.getpid()),
              "--settings", json.dumps(self.settings.to_json())],
             pass_fds=[theirs.fileno()], env=_forkserver_env(), stdin=subprocess.DEVNULL,
-            close_fds=True)
+            close_fds=True, process_group=0)
 
     @property
     def broken(self) -> str | None:
         """Why the fork server failed, or None while it works."""
         return self._broken
+
+    @property
+    def alive(self) -> bool:
+        """False once the fork server is known to have failed or exited (cheap to ask)."""
+        return self._broken is None and self._proc.poll() is None
 
     @property
     def process(self) -> subprocess.Popen[bytes]:
@@ -98,11 +104,21 @@ class ForkServerExecutor:
         except OSError as exc:
             self._fail(f"fork server failed: {exc}")
 
-    def _fail(self, why: str) -> None:
+    def _fail(self, why: str, *, wait: float = 0.0) -> None:
+        """Mark the fork server broken. ``wait``: how long to wait for it to exit, so
+        that an exit the server asked for (SIGTERM) is told from a failure."""
+        if wait:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=wait)
         with self._cond:
             if self._broken is None and not self._stopped:
                 self._broken = why
-                log.error("forkserver_failed", error=why)
+                status = self._proc.returncode
+                if status == -signal.SIGTERM:
+                    # Told to stop (the process group's SIGTERM at shutdown): no failure.
+                    log.info("forkserver_exited", error=why, status=status)
+                else:
+                    log.error("forkserver_failed", error=why, status=status)
             self._cond.notify_all()
 
     def _refill(self) -> None:
@@ -112,7 +128,7 @@ class ForkServerExecutor:
             try:
                 helper = self._receive_one()
             except OSError as exc:
-                self._fail(f"fork server failed: {exc}")
+                self._fail(f"fork server failed: {exc}", wait=1.0)
                 return
             with self._cond:
                 if self._stopped:
@@ -137,10 +153,13 @@ class ForkServerExecutor:
         if deadline is not None:
             limit = min(limit, deadline)
         with self._cond:
-            while not self._ready:
+            while True:
+                # Helpers forked by a fork server that died are dead too: never hand one out.
                 if self._broken or self._stopped:
                     raise ServiceError(Reason.SANDBOX_UNAVAILABLE,
                                        self._broken or "the server is shutting down")
+                if self._ready:
+                    break
                 remaining = limit - time.monotonic()
                 if remaining <= 0:
                     raise ServiceError(Reason.BUSY, "no helper became ready in time")
@@ -154,6 +173,9 @@ class ForkServerExecutor:
             try:
                 return begin(self.acquire(deadline), req, deadline)
             except HelperGone as exc:
+                if not self.alive:  # it died with its fork server: the caller starts anew
+                    raise ServiceError(Reason.SANDBOX_UNAVAILABLE, "the fork server died",
+                                       req.path) from exc
                 log.warning("idle_helper_gone", error=str(exc))
         raise ServiceError(Reason.HELPER_FAILED, "helpers keep dying before their request",
                            req.path)
@@ -224,7 +246,7 @@ class SupervisedForkServer:
 
     def _current(self) -> ForkServerExecutor:
         inner = self._inner
-        if inner.broken is None:
+        if inner.alive:
             return inner
         with self._lock:
             if self._stopped:
@@ -236,6 +258,15 @@ class SupervisedForkServer:
             return self._inner
 
     def start(self, req: Request, deadline: float | None) -> HelperCall:
+        for _ in range(2):
+            inner = self._current()
+            try:
+                return inner.start(req, deadline)
+            except ServiceError:
+                if inner.alive or self._stopped:
+                    raise
+                # The fork server died before this request's helper started: nothing of
+                # the request has happened, so it is served by the new one.
         return self._current().start(req, deadline)
 
     def stop(self) -> None:

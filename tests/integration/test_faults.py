@@ -269,7 +269,9 @@ def test_fork_server_killed_is_started_again(tmp_path: Path, root: Path, backend
                 outcomes.append("ok")
             except grpc.RpcError as exc:
                 outcomes.append(rpc_reason(exc)[1])
-        assert outcomes[-1] == "ok", outcomes
+        # Nothing of these requests had started when the fork server was found dead: each
+        # is served by a new one, never failed.
+        assert outcomes == ["ok"] * 3, outcomes
         assert [p for p in children(server.proc.pid) if p not in killed]
     finally:
         channel.close()
