@@ -63,7 +63,7 @@ class ServerProcess:
 
 def start_server(tmp: Path, roots: list[str], backend: str, *extra: str,
                  env: dict[str, str] | None = None, python: str = sys.executable,
-                 wait: bool = True) -> ServerProcess:
+                 wait: bool = True, new_session: bool = False) -> ServerProcess:
     sock = tmp / f"fsgate-{backend}-{time.monotonic_ns()}.sock"
     log_path = tmp / f"server-{backend}-{time.monotonic_ns()}.log"
     args = [python, "-m", "fsgate_server", "serve", "--sandbox", backend,
@@ -73,7 +73,7 @@ def start_server(tmp: Path, roots: list[str], backend: str, *extra: str,
     args += list(extra)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(args, env=server_env(env), stdout=log, stderr=log,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, start_new_session=new_session)
     server = ServerProcess(proc, f"unix:{sock}", Path(roots[0].split(":")[0]) if roots else tmp,
                            backend, log_path, args)
     if wait:
