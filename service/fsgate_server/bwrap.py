@@ -42,7 +42,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import socket
 import stat
 import subprocess
@@ -51,7 +50,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TypeVar
 
@@ -59,6 +58,7 @@ import structlog
 from fsgate._reasons import Reason
 
 from .backends import BackendUnavailable
+from .bwrap_exec import Command, check_bwrap_location, find_bwrap, popen
 from .confinement import HelperSettings, confinement_for
 from .errors import ServiceError
 from .executor import Helper, HelperCall, HelperGone, begin
@@ -108,41 +108,6 @@ plus the most recently used request policies."""
 _O_PIN = os.O_PATH | os.O_CLOEXEC
 # Nothing there that the server may reach: the helper finds nothing there either.
 _SKIP_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.ELOOP})
-
-
-def find_bwrap(environ: Mapping[str, str] | None = None) -> str | None:
-    """bwrap on the preserved PATH (the server's own, or a safe default), absolute, or None."""
-    path = helper_env(os.environ if environ is None else environ)["PATH"]
-    found = shutil.which("bwrap", path=path)
-    return os.path.abspath(found) if found else None
-
-
-def check_bwrap_location(bwrap: str, roots: Iterable[Root]) -> None:
-    """Refuse a bwrap that a caller could replace: one inside (or reached through) a root."""
-    names = {os.path.abspath(bwrap), os.path.realpath(bwrap)}
-    for root in roots:
-        for served in {root.path, os.path.realpath(root.path)}:
-            if any(is_within(name, served) for name in names):
-                raise BackendUnavailable(
-                    f"refusing bwrap at {bwrap}: it lies inside the served root {root.path}, "
-                    "where a caller could replace the sandbox itself; install bubblewrap "
-                    "outside every --root (apt-get install bubblewrap puts it in /usr/bin) "
-                    "and put that directory first on PATH")
-
-
-@dataclass
-class Command:
-    """One helper's bwrap invocation. ``argv`` is the whole command line as bwrap sees it;
-    the fds in ``pass_fds`` keep their numbers in bwrap, and ``owned`` are closed by
-    ``close`` once bwrap has been started (the pinned runtime-root fds are not owned)."""
-
-    argv: list[str]
-    pass_fds: tuple[int, ...]
-    owned: list[int]
-
-    def close(self) -> None:
-        while self.owned:
-            os.close(self.owned.pop())
 
 
 @dataclass(frozen=True)
@@ -373,14 +338,14 @@ class BwrapExecutor:
             helper = server.pool.acquire(deadline)
         except ServiceError as exc:
             if server.pool.broken is not None:
-                self._release(server)
-                self._discard(key, server)
                 if server.served:  # it worked, then died: serve the request on a new one
                     log.warning("forkserver_died", why=server.pool.broken)
+                else:  # it could not start: this request fails, the next one starts anew
+                    log.error("helper_failed", why=server.pool.broken, stderr=server.stderr())
+                self._release(server)
+                self._discard(key, server)  # stops it, and closes its stderr file
+                if server.served:
                     return None
-                # It could not start: this request fails, with bwrap's and the fork
-                # server's stderr in the log; the next one starts anew.
-                log.error("helper_failed", why=server.pool.broken, stderr=server.stderr())
                 raise ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server "
                                    "log", req.path) from exc
             self._release(server)
@@ -491,7 +456,7 @@ class BwrapExecutor:
         def launch(theirs: socket.socket) -> subprocess.Popen[bytes]:
             cmd = self.forkserver_command(req, theirs.fileno())
             try:
-                return self._launcher.call(lambda: _popen(cmd, self._env, stderr=errors))
+                return self._launcher.call(lambda: popen(cmd, self._env, stderr=errors))
             finally:
                 cmd.close()
 
@@ -601,23 +566,3 @@ class _Leased(Helper):
             release, self._release = self._release, None
             if release is not None:
                 release()
-
-
-def _popen(cmd: Command, env: Mapping[str, str], stderr: IO[bytes] | int = subprocess.PIPE
-           ) -> subprocess.Popen[bytes]:
-    """Start bwrap. Its options travel through a memfd (``--args``), so no request policy
-    can make the command line exceed the kernel's argument-size limit."""
-    end = cmd.argv.index("--")
-    args = os.memfd_create("fsgate-bwrap-args", os.MFD_CLOEXEC)
-    try:
-        data = memoryview(b"".join(os.fsencode(a) + b"\0" for a in cmd.argv[1:end]))
-        while data:
-            data = data[os.write(args, data):]
-        os.lseek(args, 0, os.SEEK_SET)
-        argv = [cmd.argv[0], "--args", str(args), *cmd.argv[end:]]
-        return subprocess.Popen(argv, pass_fds=(*cmd.pass_fds, args), env=dict(env),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=stderr, close_fds=True,
-                                process_group=0)  # the server's group SIGTERM: see forkserver.py
-    finally:
-        os.close(args)
