@@ -508,3 +508,23 @@ def test_a_key_evicted_or_replaced_mid_request_keeps_its_helper_alive(tmp_path: 
         assert (ws / "d0-moved" / "out.txt").read_bytes() == b"still here"
     finally:
         ex.stop()
+
+
+def test_a_mount_below_a_bind_source_changes_the_namespace_signature(
+        executor: BwrapExecutor, layout: Path) -> None:
+    import subprocess
+
+    req = request(layout)
+    before = executor._signature(req)
+    assert executor._signature(req) == before  # nothing changed
+    sub = layout / "ws" / "sub"
+    done = subprocess.run(["mount", "-t", "tmpfs", "fsgate-test", str(sub)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        mounted = executor._signature(req)
+        assert mounted != before  # the ws bind would not hold the tmpfs: a new namespace
+    finally:
+        subprocess.run(["umount", str(sub)], check=True)
+    assert executor._signature(req) == before  # the host's view again
