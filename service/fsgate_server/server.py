@@ -22,7 +22,7 @@ from .executor import Executor
 from .metrics import Endpoint, Metrics
 from .policy import Root, is_within
 from .runtime_roots import runtime_roots
-from .sandbox.rlimits import Limits
+from .sandbox.rlimits import Limits, open_files_for
 from .servicer import FileSystemServicer
 from .sweep import start_background_sweep
 
@@ -72,7 +72,8 @@ def security(config: Config) -> tuple[list[Any], grpc.ServerCredentials | None,
 def helper_settings(config: Config, *, landlock: bool = True) -> HelperSettings:
     limits = Limits(cpu_seconds=max(int(config.helper_timeout) + 5, 10),
                     address_space_bytes=HELPER_ADDRESS_SPACE,
-                    file_size_bytes=config.max_write_bytes, open_files=64)
+                    file_size_bytes=config.max_write_bytes,
+                    open_files=open_files_for(config.max_list_depth))
     return HelperSettings(runtime_roots=runtime_roots(), limits=limits, landlock=landlock)
 
 

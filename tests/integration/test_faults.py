@@ -205,14 +205,18 @@ def test_stale_temporaries_are_removed_at_startup(tmp_path: Path, root: Path,
     (root / "deep" / "er").mkdir(parents=True)
     stale = [root / ".fsgate-tmp-0123456789abcdef", root / "deep" / "er" /
              ".fsgate-tmp-fedcba9876543210"]
-    for p in stale:
+    for p in stale:  # what a killed helper leaves: the name, and the mark it set first
         p.write_bytes(b"half-written")
+        os.setxattr(p, "user.fsgate.temp", p.name.removeprefix(".fsgate-tmp-").encode())
     (root / ".fsgate-tmp-not-ours").write_text("keep")
+    (root / ".fsgate-tmp-aaaaaaaaaaaaaaaa").write_text("keep: marked for another name")
+    os.setxattr(root / ".fsgate-tmp-aaaaaaaaaaaaaaaa", "user.fsgate.temp", b"bbbbbbbbbbbbbbbb")
     server = start_server(tmp_path, [str(root)], backend)
     try:
         wait_for(lambda: "sweep_done" in server.log())
         assert not any(p.exists() for p in stale)
         assert (root / ".fsgate-tmp-not-ours").exists()
+        assert (root / ".fsgate-tmp-aaaaaaaaaaaaaaaa").exists()
         assert (root / "target").read_bytes() == b"original content"
     finally:
         server.stop()
