@@ -51,9 +51,13 @@ def request_policy(msg: Any) -> policy.RequestPolicy | None:
 def file_info(d: dict[str, Any]) -> pb.FileInfo:
     ts = timestamp_pb2.Timestamp()
     ts.FromNanoseconds(int(d["mtime_ns"]))
+    target = d.get("symlink_target", "")
+    try:
+        target.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate-escaped bytes: the target is not UTF-8
+        target = _printable(target)
     return pb.FileInfo(path=d["path"], type=d["type"], size=d["size"], mode=d["mode"],
-                       modified_time=ts, version=d["version"],
-                       symlink_target=d.get("symlink_target", ""))
+                       modified_time=ts, version=d["version"], symlink_target=target)
 
 
 def _printable(text: str) -> str:
