@@ -3,6 +3,7 @@ per attack on a real server of each backend. Each refusal asserts the status cod
 reason, and that nothing changed on disk."""
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -102,30 +103,32 @@ def test_link_to_proc_self_fd_or_ns_is_sandbox_denied(client: Client, ws: Path,
 # --- item 1 and 9: a deep listing while a directory is swapped for a link ---------------
 
 def _swap_dir_for_link(stop: threading.Event, spot: Path, bad: Path) -> None:
+    """spot is a directory half of the time, a link to bad the other half."""
     parked = spot.with_name(spot.name + ".parked")
     link = spot.with_name(spot.name + ".link")
-    for n in range(50000):
+    link.symlink_to(bad)
+    for n in range(100000):
         if stop.is_set() and n >= 200:
             break
         os.rename(spot, parked)
-        os.symlink(bad, link)
         os.rename(link, spot)
-        os.unlink(spot)
+        os.rename(spot, link)
         os.rename(parked, spot)
 
 
 def test_deep_listing_never_shows_outside_metadata_while_a_dir_becomes_a_link(
         client: Client, served: ServerProcess, ws: Path,
         threads: list[threading.Thread]) -> None:
+    # The same names on both sides: only their facts tell them apart.
     out = outside(served) / f"lure-{served.backend}"
     out.mkdir()
-    for i in range(20):
-        (out / f"outside-only-{i}").write_bytes(b"o" * 12345)
-    (out / "outside-link").symlink_to("outside-target")
     sub = ws / "p" / "sub"
     sub.mkdir(parents=True)
     for i in range(20):
-        (sub / f"inside-{i}").write_text("in")
+        (out / f"entry-{i}").write_bytes(b"o" * 12345)
+        (sub / f"entry-{i}").write_text("in")
+    (out / "entry-link").symlink_to("outside-target")
+    (sub / "entry-link").write_text("in")
     stop = threading.Event()
     t = threading.Thread(target=_swap_dir_for_link, args=(stop, sub, out))
     threads.append(t)
@@ -137,7 +140,7 @@ def test_deep_listing_never_shows_outside_metadata_while_a_dir_becomes_a_link(
                 assert "outside" not in e.name
                 assert e.info.size != 12345
                 if e.info.symlink_target is not None:  # only the swapping link itself
-                    assert e.name in ("sub", "sub.link")
+                    assert e.name in ("sub", "sub.link", "sub.parked")
                     assert e.info.symlink_target == str(out)
     finally:
         stop.set()
@@ -151,25 +154,26 @@ def test_leaf_swapped_for_link_during_writes_is_never_internal(
     spot.write_text("inside")
     stop = threading.Event()
 
-    def swap() -> None:
-        for n in range(50000):
+    def swap() -> None:  # spot is the file half of the time, a link to outside otherwise
+        parked, link = ws / "spot.parked", ws / "spot.link"
+        link.symlink_to(outside(served) / "secret.txt")
+        for n in range(100000):
             if stop.is_set() and n >= 200:
                 break
-            tmp = ws / "spot.link"
-            os.symlink(outside(served) / "secret.txt", tmp)
-            os.replace(tmp, spot)
-            (ws / "spot.file").write_text("inside")
-            os.replace(ws / "spot.file", spot)
+            with contextlib.suppress(FileNotFoundError):  # our write may have renamed it
+                os.rename(spot, parked)
+            os.rename(link, spot)
+            os.rename(spot, link)
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(parked, spot)
 
     t = threading.Thread(target=swap)
     threads.append(t)
     t.start()
     try:
         for _ in range(150):
-            try:
+            with contextlib.suppress(fsgate.SandboxDenied, fsgate.NotRegularFile):
                 client.write_file(str(spot), b"new")
-            except (fsgate.SandboxDenied, fsgate.NotRegularFile):
-                pass
     finally:
         stop.set()
     assert snapshot(outside(served)) == before
@@ -295,13 +299,14 @@ def test_page_of_long_non_ascii_names_lists_completely(client: Client, ws: Path)
     assert [e.name for e in entries] == sorted(names, key=os.fsencode)
 
 
-def test_listing_of_4000_byte_relative_paths_pages_by_bytes(client: Client, ws: Path) -> None:
-    levels = 15
+def test_listing_of_4000_byte_non_ascii_relative_paths_pages_by_bytes(client: Client,
+                                                                     ws: Path) -> None:
+    levels = 15  # non-ASCII too: a frame that escaped it would grow 3x
     fd = os.open(ws, os.O_RDONLY | os.O_DIRECTORY)
     rels: list[str] = []
     prefix = ""
     for level in range(levels):
-        name = f"{level:02d}" + "d" * 248
+        name = f"{level:02d}" + "\u00e9" * 124  # 250 bytes
         os.mkdir(name, dir_fd=fd)
         child = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
         os.close(fd)
@@ -310,7 +315,7 @@ def test_listing_of_4000_byte_relative_paths_pages_by_bytes(client: Client, ws: 
         rels.append(prefix.rstrip("/"))
     try:
         for i in range(1000):
-            name = f"{i:04d}" + "f" * 236
+            name = f"{i:04d}" + "\u20ac" * 78 + "ff"  # 240 bytes
             os.close(os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
             rels.append(prefix + name)
     finally:

@@ -26,7 +26,7 @@ from ..policy import EffectivePolicy
 from . import protocol
 from .protocol import Kind
 from .request import OpError, Request, info_of
-from .resolve import closing_fd, fd_path, reopen
+from .resolve import closing_fd, kernel_path, reopen
 from .walk import join, resolve
 
 # Estimated wire bytes of one page; the server's ListDirResponse stays well below 4 MiB.
@@ -88,7 +88,8 @@ class _Walk:
                 continue  # vanished, swapped for a link, or refused: skip its inside
             with closing_fd(child):
                 where = join(real, name)
-                if fd_path(child) != where:
+                kernel = kernel_path(child)  # None past PATH_MAX: opened by one name anyway
+                if kernel is not None and kernel != where:
                     continue  # moved under us: what is inside is not at rel any more
                 self.visit(child, where, rel + b"/", level + 1)
 

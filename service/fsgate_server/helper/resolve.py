@@ -25,6 +25,16 @@ def fd_path(fd: int) -> str:
     return os.readlink(f"/proc/self/fd/{fd}")
 
 
+def kernel_path(fd: int) -> str | None:
+    """fd_path, or None when the kernel cannot name it (beyond PATH_MAX) or it is not a
+    file (a socket, an anonymous inode): a location nobody can check is inside."""
+    try:
+        real = fd_path(fd)
+    except OSError:
+        return None
+    return real if real.startswith("/") else None
+
+
 _TABLE = {
     errno.EACCES: (Reason.SANDBOX_DENIED, "access denied by the sandbox"),
     errno.EPERM: (Reason.SANDBOX_DENIED, "operation not permitted by the sandbox"),

@@ -28,7 +28,7 @@ from fsgate._reasons import Reason
 
 from ..policy import EffectivePolicy, is_within
 from .request import OpError
-from .resolve import classify, fd_path
+from .resolve import classify, kernel_path
 
 MAX_LINKS = 40  # the kernel's own bound (ELOOP)
 _LOOKUP = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -102,9 +102,9 @@ class _Walk:
             st = os.fstat(fd)
             if stat.S_ISLNK(st.st_mode):
                 return fd, st, cand  # a link's own location is where we looked it up
-            real = fd_path(fd)
+            real = kernel_path(fd)
             if real != where:  # moved under us: judge where it really is now
-                if not real.startswith("/") or not self.allowed(real):
+                if real is None or not self.allowed(real):
                     raise _denied(self.path)
                 cand = _names(real)
         except BaseException:
@@ -164,8 +164,8 @@ class _Walk:
         where = _where(self.parts)
         if not self.visible(where):
             raise _denied(self.path)
-        real = fd_path(self.fd)
-        if real != where and (not real.startswith("/") or not self.visible(real)):
+        real = kernel_path(self.fd)
+        if real is None or (real != where and not self.visible(real)):
             raise _denied(self.path)
         fd, self.fd = self.fd, -1
         return Resolved(fd, real, os.fstat(fd))
