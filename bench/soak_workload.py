@@ -93,6 +93,7 @@ class Tally:
     internal: list[str] = field(default_factory=list)  # INTERNAL / HELPER_FAILED / other
     wrong: list[str] = field(default_factory=list)  # a success that disagrees with the tree
     leak_count: int = 0
+    wrong_by_op: Counter[str] = field(default_factory=Counter)  # every one, not only KEEP
     cotenant_rounds: int = 0
     cotenant_error: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -105,8 +106,10 @@ class Tally:
             self.leaks.extend(leaks[: max(0, KEEP - len(self.leaks))])
             if internal and len(self.internal) < KEEP:
                 self.internal.append(f"{op}: {internal}")
-            if wrong and len(self.wrong) < KEEP:
-                self.wrong.append(f"{op}: {wrong}")
+            if wrong:
+                self.wrong_by_op[op] += 1
+                if len(self.wrong) < KEEP:
+                    self.wrong.append(f"{op}: {wrong}")
 
     @property
     def total(self) -> int:
