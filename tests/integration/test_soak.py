@@ -40,8 +40,6 @@ FD_BOUND, THREAD_BOUND, RSS_BOUND_KIB = 10, 5, 32 * 1024
 # server: well under 8 fds each. A leak shows as a climb far past this.
 LOAD_FD_MARGIN = 8 * CONCURRENCY
 
-KNOWN = "issue 10, fixed on other branches; the lead removes this mark after merging: "
-
 
 @pytest.fixture(scope="module")
 def soak(backend: str, tmp_path_factory: pytest.TempPathFactory
@@ -80,8 +78,6 @@ def test_soak_ran_the_whole_mix_with_the_cotenant_racing(soak: tuple[Run, Server
         run.tally.cotenant_error
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN + "item 9, a directory exchanged for a "
-                   "symlink while ListDir depth 2 runs answers INTERNAL/HELPER_FAILED")
 def test_soak_no_call_fails_internal(soak: tuple[Run, ServerProcess]) -> None:
     run, _ = soak
     assert run.tally.internal == [], "\n".join(run.tally.internal)
@@ -93,9 +89,6 @@ def test_soak_nothing_outside_reaches_a_caller(soak: tuple[Run, ServerProcess]) 
     assert run.outside_changed == [], "a write landed outside the root"
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN + "item 2 (and 15's class): a name whose "
-                   "resolution goes outside mid-race answers NOT_FOUND (landlock: an existence "
-                   "oracle) or, for a write, NOT_REGULAR_FILE, instead of SANDBOX_DENIED")
 def test_soak_every_answer_agrees_with_the_tree(soak: tuple[Run, ServerProcess]) -> None:
     run, _ = soak
     assert run.tally.wrong == [], "\n".join(run.tally.wrong)

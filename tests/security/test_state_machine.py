@@ -343,11 +343,5 @@ def test_state_machine_over_a_small_tree_leaks_nothing_and_answers_as_the_tree_s
     run_machine(FsgateTree, world)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 10 items 10, 11 and 15, fixed on other branches"
-                   " (the lead removes this mark after merging): a link to /proc/self/fd/N or "
-                   "/proc/self/ns/* and a non-UTF-8 link target answer INTERNAL; a write into a "
-                   "symlink loop answers NOT_REGULAR_FILE")
 def test_state_machine_with_proc_links_non_utf8_targets_and_loops(world: World) -> None:
-    # No shrinking while these are known to fail (it takes minutes); once the mark is gone a
-    # failure shrinks to its shortest steps.
-    run_machine(FsgateTreeWithKnownBugTriggers, world, shrink=False)
+    run_machine(FsgateTreeWithKnownBugTriggers, world)

@@ -38,9 +38,8 @@ def op_write(sock: socket.socket, req: Request) -> None:
     if_version = str(args.get("if_version", ""))
     max_bytes = int(args["max_bytes"])
     file_mode = int(args.get("file_mode", 0))
-    dfd, name = _target(req, bool(args.get("create_parents", False)))
+    dfd, name, existing = _target(req, bool(args.get("create_parents", False)))
     try:
-        existing = _lstat_or_none(name, dfd)
         if existing is not None:
             if create_new:
                 raise OpError(Reason.ALREADY_EXISTS, f"{req.path}: already exists")
@@ -71,9 +70,13 @@ def op_write(sock: socket.socket, req: Request) -> None:
     protocol.send_json(sock, Kind.RESULT, {"info": info, "bytes_written": written})
 
 
-def _target(req: Request, create_parents: bool) -> tuple[int, str]:
-    """The directory the write lands in (a real, readable fd) and the name in it. A leaf
-    symlink is followed (walk.py): the write replaces what it points to, if writable."""
+def _target(req: Request, create_parents: bool
+            ) -> tuple[int, str, os.stat_result | None]:
+    """The directory the write lands in (a real, readable fd), the name in it, and what the
+    name held when resolution judged it (None: nothing). A leaf symlink is followed
+    (walk.py): the write replaces what it points to, if writable. That lstat is the one the
+    write is decided on: a name swapped for a link since then is replaced as a name by the
+    commit's rename, never followed, so looking again would only misreport the race."""
 
     def create(where: str) -> None:
         require_writable(req, where)
@@ -84,7 +87,8 @@ def _target(req: Request, create_parents: bool) -> tuple[int, str]:
         if found.leaf is None:
             raise OpError(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
         require_writable(req, join(found.real, found.leaf))
-        return reopen(found.fd, os.O_RDONLY | os.O_DIRECTORY, req.path), found.leaf
+        return (reopen(found.fd, os.O_RDONLY | os.O_DIRECTORY, req.path), found.leaf,
+                found.leaf_st)
 
 
 def _lstat_or_none(name: str, dfd: int) -> os.stat_result | None:
