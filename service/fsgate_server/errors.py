@@ -15,7 +15,6 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-
 MAX_PATH_IN_ERROR = 512
 """Most UTF-8 bytes of one path in an error's message or metadata; longer ones keep head and
 tail around an ellipsis."""

@@ -23,7 +23,7 @@ from grpc._cython import cygrpc  # type: ignore[attr-defined]
 
 from . import policy, request_id
 from .config import Config
-from .errors import ServiceError, abort
+from .errors import ServiceError, abort, shorten
 from .executor import Executor, HelperCall
 from .helper.ops import Request
 from .helper.protocol import Kind
@@ -190,6 +190,8 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
             yield facts
         except ServiceError as exc:
             code, reason = exc.code.name, exc.reason.value
+            if exc.path and "path" not in facts:  # refused before the handler noted it
+                facts["path"] = exc.path
             if not context.is_active() and exc.reason is not Reason.DEADLINE_EXCEEDED:
                 # the client went away first; that is the story, not the error it caused
                 code, reason = "CANCELLED", ""
@@ -197,12 +199,25 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         except GeneratorExit:
             code = "CANCELLED"
             raise
+        except grpc.RpcError:
+            # gRPC's own: a request stream that ended because the call was cancelled (by
+            # the client, or by shutdown). gRPC knows; re-raised, it logs nothing.
+            code = "CANCELLED" if not context.is_active() else "INTERNAL"
+            if code == "INTERNAL":
+                log.exception("internal_error", method=method, request_id=rid)
+            raise
         except Exception as exc:  # a bug of ours: the caller gets INTERNAL, the log the trace
+            if not context.is_active():  # nobody is waiting for an answer any more
+                code = "CANCELLED"
+                abort(context, ServiceError(Reason.HELPER_FAILED, "the call was cancelled"),
+                      trailing)
             code, reason = "INTERNAL", Reason.HELPER_FAILED.value
             log.exception("internal_error", method=method, request_id=rid)
             abort(context, ServiceError(Reason.HELPER_FAILED, f"internal error: {exc!r}"),
                   trailing)
         finally:
+            if "path" in facts:
+                facts["path"] = shorten(facts["path"])
             seconds = time.monotonic() - start
             log.info("request", request_id=rid, method=method, code=code, reason=reason,
                      duration_ms=round(seconds * 1000, 3),
