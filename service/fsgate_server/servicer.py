@@ -48,28 +48,29 @@ def request_policy(msg: Any) -> policy.RequestPolicy | None:
                                 denied_paths=tuple(s.denied_paths), cwd=s.cwd)
 
 
+def _utf8(text: str) -> tuple[str, bytes]:
+    """A helper's str, which may hold surrogate-escaped bytes (a name or link target that is
+    not UTF-8), as (valid UTF-8 for a proto string, the exact bytes or b"" when it was)."""
+    try:
+        text.encode("utf-8")
+        return text, b""
+    except UnicodeEncodeError:
+        raw = os.fsencode(text)
+        return raw.decode("utf-8", "replace"), raw
+
+
 def file_info(d: dict[str, Any]) -> pb.FileInfo:
     ts = timestamp_pb2.Timestamp()
     ts.FromNanoseconds(int(d["mtime_ns"]))
-    return pb.FileInfo(path=d["path"], type=d["type"], size=d["size"], mode=d["mode"],
-                       modified_time=ts, version=d["version"],
-                       symlink_target=d.get("symlink_target", ""))
-
-
-def _printable(text: str) -> str:
-    """A name that may hold surrogate-escaped bytes, as valid UTF-8 for a proto string."""
-    return os.fsencode(text).decode("utf-8", "replace")
+    target, raw_target = _utf8(d.get("symlink_target", ""))
+    return pb.FileInfo(path=_utf8(d["path"])[0], type=d["type"], size=d["size"],
+                       mode=d["mode"], modified_time=ts, version=d["version"],
+                       symlink_target=target, raw_symlink_target=raw_target)
 
 
 def dir_entry(d: dict[str, Any]) -> pb.DirEntry:
-    name: str = d["name"]
-    try:
-        name.encode("utf-8")
-        return pb.DirEntry(name=name, info=file_info(d["info"]))
-    except UnicodeEncodeError:  # surrogate-escaped bytes: the name is not UTF-8
-        info = dict(d["info"], path=_printable(d["info"]["path"]))
-        return pb.DirEntry(name=_printable(name), info=file_info(info),
-                           raw_name=os.fsencode(name))
+    name, raw_name = _utf8(d["name"])
+    return pb.DirEntry(name=name, info=file_info(d["info"]), raw_name=raw_name)
 
 
 def _listing_fingerprint(path: str, depth: int) -> bytes:
