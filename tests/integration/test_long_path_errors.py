@@ -67,3 +67,15 @@ def _assert_shortened(exc: fsgate.FsgateError, path: str) -> None:
     head, sep, tail = reported.partition("\u2026")
     assert sep and path.startswith(head) and path.endswith(tail)  # head and tail survive
     assert len(str(exc).encode()) <= 1024
+
+
+@pytest.mark.parametrize("rpc", RPCS)
+def test_over_long_path_is_invalid_path_on_every_rpc(served: ServerProcess, ws: Path,
+                                                     rpc: str) -> None:
+    path = str(ws) + ("/" + "\u00e9" * 120) * 40  # ~9,600 bytes: over PATH_MAX
+    with Client(served.target) as c, pytest.raises(fsgate.InvalidPath) as err:
+        RPCS[rpc](c, path)
+    assert err.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.reason == "INVALID_PATH"
+    assert len(str(err.value).encode()) <= 1024
+    assert len(err.value.metadata.get("path", "").encode()) <= 512
