@@ -31,8 +31,9 @@ class Config:
     sandbox: str = "auto"
     """Helper sandbox backend: auto, landlock or bwrap."""
     protected_paths: tuple[str, ...] = DEFAULT_PROTECTED
-    """Globs below each writable root that stay readable but are never writable
-    (case-insensitive); giving --protected-path replaces the default."""
+    """Globs below each server root that stay readable but are never writable
+    (case-insensitive), whatever a request narrows to; giving --protected-path replaces
+    the default."""
     max_read_bytes: int = 16 * GiB
     """Largest ReadFile range, in bytes (the stream itself is bounded in memory)."""
     max_write_bytes: int = 16 * GiB
