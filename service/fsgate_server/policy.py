@@ -204,11 +204,6 @@ class EffectivePolicy:
         return bool(self.protected) and is_protected(path, roots, self.protected)
 
 
-def _protection_roots(ceiling: Sequence[Root]) -> tuple[str, ...]:
-    """Every server root, as the globs of protected.py are matched below each of them."""
-    return tuple(sorted({root.path for root in ceiling}))
-
-
 def check_path_string(path: str) -> None:
     """Raise ``PolicyError(INVALID_PATH)`` unless ``path`` is an acceptable path string."""
     _check_string(path, Reason.INVALID_PATH, "path")
@@ -435,6 +430,11 @@ def _minimal(paths: Iterable[str]) -> tuple[str, ...]:
             continue
         kept.append(parts)
     return tuple(sorted(_join(p) for p in kept))
+
+
+def _protection_roots(ceiling: Sequence[Root]) -> tuple[str, ...]:
+    """Every server root, as the globs of protected.py are matched below each of them."""
+    return tuple(sorted({root.path for root in ceiling}))
 
 
 def _within_any(path: str, roots: Iterable[str]) -> bool:
