@@ -126,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     process.set_parent_death_signal(signal.SIGKILL, expected_parent=args.parent_pid)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps helpers
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when we stop
+    # The server decides when we stop (a Ctrl-C or SIGTERM to the process group reaches us
+    # too); it closes the control channel, or we die with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = HelperSettings.from_json(json.loads(args.settings))
     control = socket.socket(fileno=args.control_fd)
     gc.freeze()  # helpers never collect what was here before the fork: fewer copied pages
