@@ -841,3 +841,30 @@ def test_resolve_agrees_with_the_effective_policy(
     else:
         assert allowed
         assert (normalized, returned) == (normalize(path), effective)
+
+
+# --- protected paths: matched below the server's roots ------------------------------------
+
+@pytest.mark.parametrize(("path", "sandbox"), [
+    ("/ws/.git/config", RequestPolicy(writable_roots=("/ws/.git",))),
+    ("/ws/.git/hooks/pre-commit", RequestPolicy(writable_roots=("/ws/.git/hooks",))),
+    ("config", RequestPolicy(writable_roots=(".",), cwd="/ws/.git")),
+    ("/ws/.GIT/CONFIG", RequestPolicy(writable_roots=("/ws/.GIT",))),
+])
+def test_request_narrowed_to_dot_git_cannot_write_protected_paths(
+        path: str, sandbox: RequestPolicy) -> None:
+    with pytest.raises(PolicyError) as err:
+        policy.resolve(path, sandbox, CEILING, write=True, protected=(".git/config",
+                                                                      ".git/hooks/**"))
+    assert reason_of(err) is Reason.PROTECTED_PATH
+
+
+def test_effective_policy_carries_the_server_roots_to_the_helper() -> None:
+    from fsgate_server.helper.request import Request
+
+    _path, eff = policy.resolve("/ws/.git/x", RequestPolicy(writable_roots=("/ws/.git",)),
+                                CEILING, write=True, protected=(".git/config",))
+    assert eff.protection_roots == ("/ref", "/ws")
+    back = Request.from_json(Request("write", "/ws/.git/x", eff, {}).to_json()).policy
+    assert back == eff
+    assert not back.can_write("/ws/.git/config") and back.can_write("/ws/.git/x")

@@ -10,12 +10,23 @@ import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, TextIO
+from typing import Protocol, TextIO
 
-__all__ = ["PROGRESS_MIN_BYTES", "CountingReader", "file_size", "progress", "wants_progress"]
+__all__ = [
+    "PROGRESS_MIN_BYTES", "CountingReader", "LocalSource", "file_size", "progress",
+    "wants_progress",
+]
 
 #: Smallest known size, in bytes, that gets a bar without ``--progress`` (4 MiB).
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+
+
+class LocalSource(Protocol):
+    """A binary file object with a descriptor: a local file, or stdin."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def fileno(self) -> int: ...
 
 
 def wants_progress(flag: bool | None, stream: TextIO, total: int | None) -> bool:
@@ -31,7 +42,7 @@ def wants_progress(flag: bool | None, stream: TextIO, total: int | None) -> bool
         return False
 
 
-def file_size(f: BinaryIO) -> int | None:
+def file_size(f: LocalSource) -> int | None:
     """The size of a regular file behind ``f``; None for a pipe, a tty or no descriptor."""
     try:
         st = os.fstat(f.fileno())
@@ -58,7 +69,7 @@ def progress(
 class CountingReader:
     """A binary file object that reports every byte read to ``update``."""
 
-    def __init__(self, raw: BinaryIO, update: Callable[[int], object]) -> None:
+    def __init__(self, raw: LocalSource, update: Callable[[int], object]) -> None:
         self._raw = raw
         self._update = update
 

@@ -92,7 +92,10 @@ class FileInfo:
         mode: permission bits, e.g. ``0o644``.
         modified_time: last content modification, timezone-aware UTC.
         version: opaque token; pass as ``if_version=`` for compare-and-swap writes.
-        symlink_target: the link's target verbatim, or None when not a symlink.
+        symlink_target: the link's target verbatim, or None when not a symlink; bytes that
+            are not UTF-8 appear as U+FFFD.
+        raw_symlink_target: the exact target bytes when the target is not valid UTF-8,
+            else None.
     """
 
     path: str
@@ -102,6 +105,7 @@ class FileInfo:
     modified_time: datetime.datetime
     version: str
     symlink_target: str | None = None
+    raw_symlink_target: bytes | None = None
 
     @classmethod
     def from_proto(cls, msg: fsgate_pb2.FileInfo) -> FileInfo:
@@ -113,6 +117,7 @@ class FileInfo:
             modified_time=msg.modified_time.ToDatetime(tzinfo=datetime.UTC),
             version=msg.version,
             symlink_target=msg.symlink_target or None,
+            raw_symlink_target=msg.raw_symlink_target or None,
         )
 
 

@@ -9,20 +9,24 @@
 Exit codes (see :data:`EXIT_CODES`): 0 ok, 2 usage or invalid argument, 3 not found,
 4 permission denied or unauthenticated, 5 already exists or version mismatch, 1 anything
 else. Errors go to stderr as ``fsgate: <CODE>/<REASON>: <message>`` (``fsgate: <CODE>:
-<message>`` when the server sent no reason, e.g. nothing listens at the target).
+<message>`` when the server sent no reason, e.g. nothing listens at the target); local file
+errors as ``fsgate: LOCAL/<REASON>: <file>: <what>`` (see :mod:`fsgate._cli_local`).
+
+stdout carries only content (``read``), listings (``ls``, ``stat``) or JSON (``--json``);
+``write`` without ``--json`` reports its result on stderr. A reader that goes away
+(``fsgate read f | head``) is a normal end: exit 0, quietly.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, BinaryIO
 
+from fsgate._cli_json import entry_json, info_json, print_json, write_json
+from fsgate._cli_local import local_error, open_input, open_output
 from fsgate._client import DEFAULT_TIMEOUTS, Client
 from fsgate._errors import (
     AlreadyExists,
@@ -40,9 +44,8 @@ from fsgate._progress import (
     progress,
     wants_progress,
 )
+from fsgate._reasons import Reason
 from fsgate._types import (
-    DirEntry,
-    FileInfo,
     FileType,
     Policy,
     Timeouts,
@@ -233,25 +236,37 @@ def _error_label(error: FsgateError) -> str:
     return f"{error.code.name}/{error.reason.value}"
 
 
+def _error_message(args: argparse.Namespace, error: FsgateError) -> str:
+    """The server's message, or a hint in the CLI's own terms where the server names a
+    wire field the user never typed."""
+    if error.reason is not Reason.CWD_REQUIRED:
+        return error.message
+    if is_relative(args.path):
+        return (f"relative PATH {args.path!r} needs --cwd DIR, the server-side directory "
+                f"it is relative to (the local working directory is never sent)")
+    return f"{error.message} (pass --cwd DIR)"
+
+
 def _report(args: argparse.Namespace, run: Callable[[Client], int]) -> int:
     """Run ``run(client)`` with a connected Client; map every error to an exit code."""
     try:
         with _connect(args) as client:
             return run(client)
     except FsgateError as exc:
-        print(f"fsgate: {_error_label(exc)}: {exc.message}", file=sys.stderr)
+        print(f"fsgate: {_error_label(exc)}: {_error_message(args, exc)}", file=sys.stderr)
         return exit_code_for(exc)
     except _UsageError as exc:
-        print(f"fsgate: {exc}", file=sys.stderr)
+        print(f"fsgate: LOCAL/INVALID_ARGUMENT: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
-        # The reader went away (`fsgate read f | head`): no traceback, and no second
-        # error when the interpreter flushes stdout at exit.
+        # The reader went away (`fsgate read f | head`): a normal end, like `cat`. No
+        # traceback, and no second error when the interpreter flushes stdout at exit.
         _silence_stdout()
-        return EXIT_ERROR
+        return EXIT_OK
     except OSError as exc:  # the local side: the -o file, the write source
-        print(f"fsgate: {exc}", file=sys.stderr)
-        return exit_code_for(exc)
+        line, code = local_error(exc)
+        print(line, file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         return 130
 
@@ -269,8 +284,11 @@ def _read_token(args: argparse.Namespace) -> str | None:
     try:
         with open(token_file, encoding="utf-8") as f:
             token = f.read().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _UsageError(f"cannot read token file {token_file}: {exc}") from exc
+    except OSError as exc:
+        raise _UsageError(f"cannot read token file {token_file}: "
+                          f"{exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise _UsageError(f"token file {token_file} is not UTF-8 text") from exc
     if not token:
         raise _UsageError(f"token file {token_file} is empty")
     return token
@@ -302,28 +320,6 @@ def _policy(args: argparse.Namespace, *, write: bool = False) -> Policy | None:
     return Policy(writable_roots=(args.cwd,) if write else (), cwd=args.cwd)
 
 
-# --- output -------------------------------------------------------------------------------
-def _info_json(info: FileInfo) -> dict[str, Any]:
-    return {
-        "path": info.path,
-        "type": info.type.name.lower(),
-        "size": info.size,
-        "mode": f"{info.mode:04o}",
-        "modified_time": info.modified_time.isoformat().replace("+00:00", "Z"),
-        "version": info.version,
-        "symlink_target": info.symlink_target,
-    }
-
-
-def _entry_json(entry: DirEntry) -> dict[str, Any]:
-    raw = base64.b64encode(entry.raw_name).decode("ascii") if entry.raw_name else None
-    return {"name": entry.name, "raw_name_base64": raw, "info": _info_json(entry.info)}
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
-
-
 # --- commands -----------------------------------------------------------------------------
 def _cmd_read(args: argparse.Namespace) -> int:
     def run(client: Client) -> int:
@@ -331,7 +327,7 @@ def _cmd_read(args: argparse.Namespace) -> int:
         show = wants_progress(args.progress, sys.stderr, info.size)
         # The output is opened only once the file is known to be readable, so a failed
         # read leaves no empty OUT behind.
-        with _output(args.output) as out, \
+        with open_output(args.output) as out, \
                 progress(show, sys.stderr, info.size, _label(args.path)) as update:
             for chunk in chunks:
                 out.write(chunk)
@@ -345,20 +341,10 @@ def _label(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1] or path
 
 
-@contextlib.contextmanager
-def _output(path: str | None) -> Iterator[BinaryIO]:
-    if path is None or path == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
-        return
-    with open(path, "wb") as f:
-        yield f
-
-
 def _cmd_write(args: argparse.Namespace) -> int:
     def run(client: Client) -> int:
         mode = WriteMode.CREATE_NEW if args.create_new else WriteMode.REPLACE
-        with _input(args.source) as source:
+        with open_input(args.source) as source:
             total = file_size(source)
             show = wants_progress(args.progress, sys.stderr, total)
             with progress(show, sys.stderr, total, _label(args.path)) as update:
@@ -369,22 +355,13 @@ def _cmd_write(args: argparse.Namespace) -> int:
                     timeout=args.timeout,
                 )
         if args.json:
-            _print_json({"info": _info_json(result.info), "bytes_written": result.bytes_written})
-        else:
+            print_json(write_json(result))
+        else:  # stdout stays for content and JSON
             print(f"{result.bytes_written} bytes written to {result.info.path} "
-                  f"(version {result.info.version})")
+                  f"(version {result.info.version})", file=sys.stderr)
         return EXIT_OK
 
     return _report(args, run)
-
-
-@contextlib.contextmanager
-def _input(path: str) -> Iterator[BinaryIO]:
-    if path == "-":
-        yield sys.stdin.buffer
-        return
-    with open(path, "rb") as f:
-        yield f
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
@@ -394,7 +371,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         )
         if args.json:
             for entry in entries:
-                _print_json(_entry_json(entry))
+                print_json(entry_json(entry))
             return EXIT_OK
         # Bytes, so a non-UTF-8 name prints exactly as it is on disk.
         out = sys.stdout.buffer
@@ -417,9 +394,9 @@ def _cmd_stat(args: argparse.Namespace) -> int:
         info = client.stat(
             args.path, follow_symlinks=args.follow, policy=_policy(args), timeout=args.timeout
         )
-        fields = _info_json(info)
+        fields = info_json(info)
         if args.json:
-            _print_json(fields)
+            print_json(fields)
         else:
             for key, value in fields.items():
                 if value is not None:

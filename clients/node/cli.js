@@ -4,9 +4,12 @@
 //
 //   node clients/node/cli.js [--target ADDR] [--token-file FILE] COMMAND PATH
 //     stat PATH              one JSON object (FileInfo)
-//     ls PATH [--depth N]    one JSON object per entry and line
+//     ls PATH [--depth N]    one JSON object per entry and line, page after page
 //     read PATH              the content, to stdout
 //     write PATH [--parents] [--create-new]   content from stdin; prints the result as JSON
+//
+// The JSON is exactly what the Python CLI prints with --json (`fsgate stat --json`,
+// `fsgate ls --json`, `fsgate write --json`): the same fields with the same values.
 //
 // ADDR defaults to $FSGATE_TARGET, else 127.0.0.1:50051. A failed call prints
 // {"error": {code, codeName, message, reason, domain, metadata}} to stderr and exits with
@@ -49,7 +52,7 @@ async function main(argv) {
       process.stdout.write(`${JSON.stringify(await client.stat(path))}\n`);
     } else if (command === 'ls') {
       const depth = Number.parseInt(values.depth, 10);
-      for (const entry of await client.listDir(path, { depth })) {
+      for await (const entry of client.listDir(path, { depth })) {
         process.stdout.write(`${JSON.stringify(entry)}\n`);
       }
     } else if (command === 'read') {

@@ -5,6 +5,13 @@
 //   const fsgate = require('./fsgate');
 //   const client = fsgate.connect('unix:/run/fsgate.sock', { token });
 //   const info = await client.stat('/ws/a.txt');
+//   for await (const entry of client.listDir('/ws', { depth: 2 })) console.log(entry.name);
+//
+// Results are plain objects in exactly the form the Python CLI prints with --json (see
+// fsgate/_cli_json.py): FileInfo {path, type: "regular", size, mode: "0644",
+// modified_time: "2024-05-06T07:08:09.123456Z", version, symlink_target}, entries
+// {name, raw_name_base64, info}, writes {info, bytes_written}; JSON.stringify of one is
+// what `fsgate ... --json` prints for the same file.
 //
 // Every call has a deadline (callMs for unary calls, transferMs for a whole read or
 // write stream). Failed calls reject with a FsgateError carrying the gRPC code and the
@@ -79,18 +86,34 @@ function toError(err) {
   return err && err.code !== undefined && err.metadata ? new FsgateError(err) : err;
 }
 
-/** FileInfo with a plain ISO timestamp and the enum name of its type. */
+/** UTC, always six fractional digits (microseconds, truncated), like the Python CLI. */
+function timestamp(t) {
+  const seconds = Number((t && t.seconds) || 0);
+  const micros = Math.floor(((t && t.nanos) || 0) / 1000);
+  const whole = new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, '');
+  return `${whole}.${String(micros).padStart(6, '0')}Z`;
+}
+
+/** FileInfo in the shared JSON form: "regular", "0644", microsecond UTC timestamps. */
 function fileInfo(info) {
-  const t = info.modified_time || { seconds: 0, nanos: 0 };
-  const ms = Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6);
   return {
     path: info.path,
-    type: info.type,
+    type: String(info.type || 'FILE_TYPE_UNSPECIFIED').replace(/^FILE_TYPE_/, '').toLowerCase(),
     size: info.size,
-    mode: info.mode,
-    modified_time: new Date(ms).toISOString(),
+    mode: (info.mode || 0).toString(8).padStart(4, '0'),
+    modified_time: timestamp(info.modified_time),
     version: info.version,
     symlink_target: info.symlink_target || null,
+  };
+}
+
+/** A listing entry: raw_name_base64 holds the name's bytes when they are not UTF-8. */
+function dirEntry(e) {
+  return {
+    name: e.name,
+    raw_name_base64: e.raw_name && e.raw_name.length ? Buffer.from(e.raw_name).toString('base64')
+      : null,
+    info: fileInfo(e.info),
   };
 }
 
@@ -118,6 +141,13 @@ function connect(target, options = {}) {
       (err, response) => (err ? reject(toError(err)) : resolve(response)));
   });
 
+  const listDirPage = async (p, { depth = 1, pageSize = 0, pageToken = '' } = {}) => {
+    const r = await unary('ListDir', {
+      path: p, depth, page_size: pageSize, page_token: pageToken, ...sandbox,
+    });
+    return { entries: r.entries.map(dirEntry), next_page_token: r.next_page_token };
+  };
+
   return {
     /** FileInfo of one path. */
     async stat(p, { followSymlinks = false } = {}) {
@@ -125,21 +155,26 @@ function connect(target, options = {}) {
       return fileInfo(r.info);
     },
 
-    /** Every entry of a listing, page after page (each page one call with a deadline). */
-    async listDir(p, { depth = 1, pageSize = 0 } = {}) {
-      const entries = [];
-      let token = '';
-      for (let pages = 0; ; pages += 1) {
-        const r = await unary('ListDir', {
-          path: p, depth, page_size: pageSize, page_token: token, ...sandbox,
-        });
-        for (const e of r.entries) {
-          entries.push({ name: e.name, raw_name: e.raw_name.length ? e.raw_name : null,
-            info: fileInfo(e.info) });
-        }
-        token = r.next_page_token;
-        if (!token) return entries;
-        if (pages > 1_000_000) throw new Error('ListDir never ended');
+    /** One page of a listing: {entries, next_page_token} ("" after the last page). */
+    listDirPage,
+
+    /**
+     * Every entry of a listing, sorted bytewise by relative path, as an async iterable:
+     * `for await (const entry of client.listDir(path, {depth}))`. Pages are fetched as
+     * iteration reaches them (one ListDir call each, with its own deadline); breaking out
+     * early fetches no more. Not an array and not a promise: to collect everything,
+     * `const all = []; for await (const e of client.listDir(p)) all.push(e);`.
+     */
+    async* listDir(p, { depth = 1, pageSize = 0 } = {}) {
+      const seen = new Set();
+      let pageToken = '';
+      for (;;) {
+        const page = await listDirPage(p, { depth, pageSize, pageToken });
+        yield* page.entries;
+        pageToken = page.next_page_token;
+        if (!pageToken) return;
+        if (seen.has(pageToken)) throw new Error('protocol error: ListDir repeated a page token');
+        seen.add(pageToken);
       }
     },
 
@@ -202,4 +237,4 @@ function connect(target, options = {}) {
   };
 }
 
-module.exports = { connect, FsgateError, fileInfo, PROTOS };
+module.exports = { connect, FsgateError, fileInfo, dirEntry, PROTOS };

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -30,8 +31,9 @@ class Config:
     sandbox: str = "auto"
     """Helper sandbox backend: auto, landlock or bwrap."""
     protected_paths: tuple[str, ...] = DEFAULT_PROTECTED
-    """Globs below each writable root that stay readable but are never writable
-    (case-insensitive); giving --protected-path replaces the default."""
+    """Globs below each server root that stay readable but are never writable
+    (case-insensitive), whatever a request narrows to; giving --protected-path replaces
+    the default."""
     max_read_bytes: int = 16 * GiB
     """Largest ReadFile range, in bytes (the stream itself is bounded in memory)."""
     max_write_bytes: int = 16 * GiB
@@ -246,6 +248,23 @@ def validate(config: Config) -> None:
         raise ConfigError("--tls-cert and --tls-key: give both or neither")
     if config.tls_client_ca and not config.tls_cert:
         raise ConfigError("--tls-client-ca: needs --tls-cert and --tls-key")
+
+
+def check_roots(roots: Sequence[Root]) -> None:
+    """Every served root must be an existing directory (followed through symlinks): a typo
+    must not start a server that reports SERVING and answers NOT_FOUND to everything."""
+    for root in roots:
+        try:
+            st = os.stat(root.path)
+        except FileNotFoundError:
+            raise ConfigError(f"--root {root.path}: no such directory; create it first "
+                              f"(mkdir -p {root.path}) or fix the path") from None
+        except OSError as exc:
+            raise ConfigError(f"--root {root.path}: cannot be served: "
+                              f"{exc.strerror or exc}") from exc
+        if not stat.S_ISDIR(st.st_mode):
+            raise ConfigError(f"--root {root.path}: not a directory; a root is a directory "
+                              "whose tree is served (serve its parent to reach this file)")
 
 
 def parse_args_for_test(argv: Sequence[str]) -> Config:

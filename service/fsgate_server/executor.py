@@ -171,6 +171,4 @@ def begin(helper: Helper, req: Request, deadline: float | None) -> HelperCall:
 
 
 def _encode(req: Request) -> bytes:
-    import json
-
-    return json.dumps(req.to_json(), separators=(",", ":")).encode()
+    return protocol.encode_json(req.to_json())

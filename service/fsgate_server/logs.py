@@ -1,10 +1,14 @@
-"""structlog set-up: JSON lines in containers, readable console output on a TTY."""
+"""structlog set-up: JSON lines in containers, readable console output on a TTY.
+
+The console renderer colours its output only when the log stream is a terminal: the same
+``--log-format console`` redirected to a file or a pipe gets plain text, no escape codes.
+"""
 from __future__ import annotations
 
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -21,11 +25,20 @@ def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]
     return event
 
 
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
 def configure(fmt: str = "auto", level: str = "info") -> None:
+    stream = sys.stderr
+    tty = _is_tty(stream)
     if fmt == "auto":
-        fmt = "console" if sys.stderr.isatty() else "json"
+        fmt = "console" if tty else "json"
     renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer() if fmt == "console"
+        structlog.dev.ConsoleRenderer(colors=tty) if fmt == "console"
         else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[
@@ -38,6 +51,6 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )

@@ -175,6 +175,11 @@ class EffectivePolicy:
     denied: tuple[str, ...]
     protected: tuple[str, ...] = ()
     """Server-side globs (see protected.py): readable, never writable."""
+    protection_roots: tuple[str, ...] = ()
+    """The server roots (every alias of each) the globs are matched below, whatever the
+    request narrows to: a request whose writable root is ``W/.git`` must not make
+    ``W/.git/config`` writable. Empty: the writable entries (a policy built without a
+    server, e.g. in a unit test)."""
 
     def can_read(self, path: str) -> bool:
         """Whether ``path`` (absolute) is within a readable root and no denied path."""
@@ -195,7 +200,8 @@ class EffectivePolicy:
         return any(is_within(folded, d.casefold()) for d in self.denied)
 
     def is_protected(self, path: str) -> bool:
-        return bool(self.protected) and is_protected(path, self.writable, self.protected)
+        roots = self.protection_roots or self.writable
+        return bool(self.protected) and is_protected(path, roots, self.protected)
 
 
 def check_path_string(path: str) -> None:
@@ -261,7 +267,8 @@ def resolve(
     normalized = _normalize(path, cwd, Reason.INVALID_PATH, "path")
     effective = _effective(ceiling, None if request is None else _normalized_entries(request, cwd))
     if protected:
-        effective = dataclasses.replace(effective, protected=tuple(protected))
+        effective = dataclasses.replace(effective, protected=tuple(protected),
+                                        protection_roots=_protection_roots(ceiling))
     if write and effective.is_protected(normalized):
         raise PolicyError(
             Reason.PROTECTED_PATH,
@@ -423,6 +430,11 @@ def _minimal(paths: Iterable[str]) -> tuple[str, ...]:
             continue
         kept.append(parts)
     return tuple(sorted(_join(p) for p in kept))
+
+
+def _protection_roots(ceiling: Sequence[Root]) -> tuple[str, ...]:
+    """Every server root, as the globs of protected.py are matched below each of them."""
+    return tuple(sorted({root.path for root in ceiling}))
 
 
 def _within_any(path: str, roots: Iterable[str]) -> bool:

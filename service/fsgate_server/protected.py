@@ -1,7 +1,9 @@
-"""Protected paths: server-side globs, relative to each writable root, that stay readable but
+"""Protected paths: server-side globs, relative to each server root, that stay readable but
 are never writable (default: ``.git/hooks/**`` and ``.git/config``).
 
-A glob matches at any depth below a writable root (``.git/config`` protects
+The roots are the server's own (and every alias of them), never what a request narrows its
+writable set to: matched below a request's ``W/.git``, ``.git/config`` would not match
+``W/.git/config``. A glob matches at any depth below a root (``.git/config`` protects
 ``/ws/.git/config`` and ``/ws/vendor/lib/.git/config``), case-insensitively (a
 case-insensitive file system must not turn ``.GIT/Config`` into a way around it). ``**``
 matches any number of components, and ``dir/**`` also matches ``dir`` itself, so the
@@ -50,9 +52,9 @@ def validate(globs: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def is_protected(path: str, writable_roots: Sequence[str], globs: Sequence[str]) -> bool:
-    """Whether absolute ``path`` matches a glob below one of ``writable_roots``."""
-    for root in writable_roots:
+def is_protected(path: str, roots: Sequence[str], globs: Sequence[str]) -> bool:
+    """Whether absolute ``path`` matches a glob below one of ``roots``."""
+    for root in roots:
         prefix = root.rstrip("/") + "/"
         if not path.startswith(prefix):
             continue

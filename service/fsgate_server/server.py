@@ -1,9 +1,11 @@
 """Assemble and run the gRPC server: backend first (before any gRPC thread), then gRPC."""
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import signal
+import socket
 import threading
 from concurrent import futures
 from dataclasses import dataclass, replace
@@ -16,13 +18,13 @@ import structlog
 from fsgate.v1 import fsgate_pb2_grpc
 
 from . import auth, backends, health, reflection
-from .config import Config, ConfigError
+from .config import Config, ConfigError, check_roots, parse_host_port
 from .confinement import HelperSettings
 from .executor import Executor
 from .metrics import Endpoint, Metrics
 from .policy import Root, is_within
 from .runtime_roots import runtime_roots
-from .sandbox.rlimits import Limits
+from .sandbox.rlimits import Limits, open_files_for
 from .servicer import FileSystemServicer
 from .sweep import start_background_sweep
 
@@ -72,7 +74,8 @@ def security(config: Config) -> tuple[list[Any], grpc.ServerCredentials | None,
 def helper_settings(config: Config, *, landlock: bool = True) -> HelperSettings:
     limits = Limits(cpu_seconds=max(int(config.helper_timeout) + 5, 10),
                     address_space_bytes=HELPER_ADDRESS_SPACE,
-                    file_size_bytes=config.max_write_bytes, open_files=64)
+                    file_size_bytes=config.max_write_bytes,
+                    open_files=open_files_for(config.max_list_depth))
     return HelperSettings(runtime_roots=runtime_roots(), limits=limits, landlock=landlock)
 
 
@@ -125,30 +128,99 @@ def with_real_paths(roots: tuple[Root, ...]) -> tuple[Root, ...]:
     return tuple(out)
 
 
+def overlaps(roots: tuple[Root, ...], runtime: tuple[str, ...]
+             ) -> list[tuple[Root, list[str]]]:
+    """Each served root with the runtime roots it contains or lies inside."""
+    out = []
+    for root in roots:
+        hit = [rt for rt in runtime if is_within(rt, root.path) or is_within(root.path, rt)]
+        if hit:
+            out.append((root, hit))
+    return out
+
+
+def refuse_writable_overlaps(roots: tuple[Root, ...], runtime: tuple[str, ...]) -> None:
+    """A writable root holding (or inside) a runtime root would let a client rewrite the
+    code every helper runs: Landlock cannot carve a read-only hole in a writable grant, so
+    the server refuses to start instead of warning."""
+    for root, hit in overlaps(roots, runtime):
+        if root.writable:
+            raise ConfigError(
+                f"--root {root.path}: this read-write root overlaps the server's own runtime "
+                f"({', '.join(hit)}: its interpreter, standard library or packages); a client "
+                f"could rewrite the code every helper runs. Serve it read-only "
+                f"(--root {root.path}:ro), or install fsgate outside the served tree "
+                "(e.g. a venv elsewhere)")
+
+
 def warn_overlaps(roots: tuple[Root, ...], runtime: tuple[str, ...]) -> None:
     """Every helper may read the runtime roots, whatever a request's policy says: a served
     root that holds one cannot deny it to callers (security model in the README)."""
-    for root in roots:
-        inside = [rt for rt in runtime if is_within(rt, root.path)]
-        if inside:
-            log.warning("served_root_contains_runtime_roots", root=root.path,
-                        runtime_roots=inside,
-                        consequence="denied_paths cannot hide these from helpers")
+    for root, hit in overlaps(roots, runtime):
+        log.warning("served_root_contains_runtime_roots", root=root.path,
+                    runtime_roots=hit,
+                    consequence="denied_paths cannot hide these from helpers")
+
+
+def check_ports_free(config: Config) -> None:
+    """Fail on a TCP address already in use before any backend or fork server starts, so
+    "cannot listen" is the first (and only) thing a person sees; gRPC binds for real later."""
+    for addr in config.listen:
+        if addr.startswith("unix"):
+            continue
+        try:
+            host, port = parse_host_port(addr)
+        except ValueError as exc:
+            raise ConfigError(f"--listen {addr}: {exc}") from exc
+        if port == 0:
+            continue
+        try:
+            infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+        except socket.gaierror as exc:
+            raise ConfigError(f"--listen {addr}: cannot listen: {exc.strerror}") from exc
+        for family, kind, proto, _name, sockaddr in infos:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does
+                try:
+                    probe.bind(sockaddr)
+                except OSError as exc:
+                    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                        raise ConfigError(f"--listen {addr}: cannot listen: "
+                                          f"{exc.strerror}") from exc
+                    # anything else (e.g. no IPv6 here) is gRPC's to judge
+
+
+def addresses(listen: tuple[str, ...], ports: list[int]) -> list[str]:
+    """What the server listens on, for people: a Unix socket by its path, a TCP address
+    with the port it really bound (``:0`` picks one)."""
+    out = []
+    for addr, port in zip(listen, ports, strict=True):
+        if addr.startswith("unix"):
+            out.append(addr)
+        else:
+            out.append(f"{addr.rsplit(':', 1)[0]}:{port}")
+    return out
 
 
 def start(config: Config, executor: Executor | None = None) -> Running:
     """Start serving. ``executor`` is a seam for the benchmark's unsandboxed baseline
     (bench/inprocess.py); the product always chooses a sandbox backend here."""
     check_listen(config)
+    check_roots(config.roots)
     config = replace(config, roots=with_real_paths(config.roots))
     try:
         interceptors, creds, store = security(config)
     except auth.TokenFileError as exc:
         raise ConfigError(str(exc)) from exc
+    settings = helper_settings(config)
+    refuse_writable_overlaps(config.roots, executor_roots(executor) if executor is not None
+                             else settings.runtime_roots)
+    check_ports_free(config)
     if executor is None:
         backend = backends.choose(config.sandbox)
         # The fork server must be exec'd before grpc.server() starts any thread.
-        executor = backends.start(backend, helper_settings(config),
+        executor = backends.start(backend, settings,
                                   pool_size=min(config.helper_pool_size,
                                                 config.max_concurrent_helpers),
                                   acquire_timeout=config.queue_timeout, roots=config.roots)
@@ -189,7 +261,7 @@ def start(config: Config, executor: Executor | None = None) -> Running:
         executor.stop()
         raise
     status.become_ready(lambda: health.check_helper_path(executor, config.roots))
-    log.info("serving", listen=list(config.listen), ports=ports, backend=backend,
+    log.info("serving", listen=addresses(config.listen, ports), backend=backend,
              config=config.describe(), runtime_roots=list(executor_roots(executor)),
              metrics_port=endpoint.port if endpoint else None)
     warn_overlaps(config.roots, executor_roots(executor))
@@ -216,6 +288,9 @@ def serve_forever(running: Running, grace: float = 5.0) -> None:
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():  # a second signal (a group kill, a supervisor) changes nothing
+            log.debug("signal_during_shutdown", signal=signal.Signals(signum).name)
+            return
         log.info("shutting_down", signal=signal.Signals(signum).name)
         stop.set()
 
@@ -224,6 +299,18 @@ def serve_forever(running: Running, grace: float = 5.0) -> None:
     if running.tokens is not None:
         tokens = running.tokens
         signal.signal(signal.SIGHUP, lambda _s, _f: tokens.reload())
-    stop.wait()
+    # The kernel may hand a process signal to any of gRPC's threads; the Python handler then
+    # waits for the main thread, which a blocked Event.wait() never gives it. The C handler
+    # writes every signal to the wakeup fd, and a read of it always wakes the main thread.
+    wake_r, wake_w = socket.socketpair()
+    wake_w.setblocking(False)
+    old_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+    try:
+        while not stop.is_set():  # the handlers run before is_set() does
+            wake_r.recv(64)
+    finally:
+        signal.set_wakeup_fd(old_wakeup)
+        wake_r.close()
+        wake_w.close()
     running.stop(grace)
     log.info("stopped")

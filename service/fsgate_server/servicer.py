@@ -23,7 +23,7 @@ from grpc._cython import cygrpc  # type: ignore[attr-defined]
 
 from . import policy, request_id
 from .config import Config
-from .errors import ServiceError, abort
+from .errors import ServiceError, abort, shorten
 from .executor import Executor, HelperCall
 from .helper.ops import Request
 from .helper.protocol import Kind
@@ -48,28 +48,29 @@ def request_policy(msg: Any) -> policy.RequestPolicy | None:
                                 denied_paths=tuple(s.denied_paths), cwd=s.cwd)
 
 
+def _utf8(text: str) -> tuple[str, bytes]:
+    """A helper's str, which may hold surrogate-escaped bytes (a name or link target that is
+    not UTF-8), as (valid UTF-8 for a proto string, the exact bytes or b"" when it was)."""
+    try:
+        text.encode("utf-8")
+        return text, b""
+    except UnicodeEncodeError:
+        raw = os.fsencode(text)
+        return raw.decode("utf-8", "replace"), raw
+
+
 def file_info(d: dict[str, Any]) -> pb.FileInfo:
     ts = timestamp_pb2.Timestamp()
     ts.FromNanoseconds(int(d["mtime_ns"]))
-    return pb.FileInfo(path=d["path"], type=d["type"], size=d["size"], mode=d["mode"],
-                       modified_time=ts, version=d["version"],
-                       symlink_target=d.get("symlink_target", ""))
-
-
-def _printable(text: str) -> str:
-    """A name that may hold surrogate-escaped bytes, as valid UTF-8 for a proto string."""
-    return os.fsencode(text).decode("utf-8", "replace")
+    target, raw_target = _utf8(d.get("symlink_target", ""))
+    return pb.FileInfo(path=_utf8(d["path"])[0], type=d["type"], size=d["size"],
+                       mode=d["mode"], modified_time=ts, version=d["version"],
+                       symlink_target=target, raw_symlink_target=raw_target)
 
 
 def dir_entry(d: dict[str, Any]) -> pb.DirEntry:
-    name: str = d["name"]
-    try:
-        name.encode("utf-8")
-        return pb.DirEntry(name=name, info=file_info(d["info"]))
-    except UnicodeEncodeError:  # surrogate-escaped bytes: the name is not UTF-8
-        info = dict(d["info"], path=_printable(d["info"]["path"]))
-        return pb.DirEntry(name=_printable(name), info=file_info(info),
-                           raw_name=os.fsencode(name))
+    name, raw_name = _utf8(d["name"])
+    return pb.DirEntry(name=name, info=file_info(d["info"]), raw_name=raw_name)
 
 
 def _listing_fingerprint(path: str, depth: int) -> bytes:
@@ -190,6 +191,8 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
             yield facts
         except ServiceError as exc:
             code, reason = exc.code.name, exc.reason.value
+            if exc.path and "path" not in facts:  # refused before the handler noted it
+                facts["path"] = exc.path
             if not context.is_active() and exc.reason is not Reason.DEADLINE_EXCEEDED:
                 # the client went away first; that is the story, not the error it caused
                 code, reason = "CANCELLED", ""
@@ -197,12 +200,25 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         except GeneratorExit:
             code = "CANCELLED"
             raise
+        except grpc.RpcError:
+            # gRPC's own: a request stream that ended because the call was cancelled (by
+            # the client, or by shutdown). gRPC knows; re-raised, it logs nothing.
+            code = "CANCELLED" if not context.is_active() else "INTERNAL"
+            if code == "INTERNAL":
+                log.exception("internal_error", method=method, request_id=rid)
+            raise
         except Exception as exc:  # a bug of ours: the caller gets INTERNAL, the log the trace
+            if not context.is_active():  # nobody is waiting for an answer any more
+                code = "CANCELLED"
+                abort(context, ServiceError(Reason.HELPER_FAILED, "the call was cancelled"),
+                      trailing)
             code, reason = "INTERNAL", Reason.HELPER_FAILED.value
             log.exception("internal_error", method=method, request_id=rid)
             abort(context, ServiceError(Reason.HELPER_FAILED, f"internal error: {exc!r}"),
                   trailing)
         finally:
+            if "path" in facts:
+                facts["path"] = shorten(facts["path"])
             seconds = time.monotonic() - start
             log.info("request", request_id=rid, method=method, code=code, reason=reason,
                      duration_ms=round(seconds * 1000, 3),

@@ -94,8 +94,9 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(fresh, name))
 
-    def _begin(self, method: str, request: Any, context: grpc.ServicerContext) -> None:
-        self.captured.append(Captured(method, request, dict(context.invocation_metadata())))
+    def _begin(self, method: str, request: Any, context: grpc.ServicerContext) -> Captured:
+        captured = Captured(method, request, dict(context.invocation_metadata()))
+        self.captured.append(captured)
         if self.fail_next is not None:
             status = self.fail_next
             self.fail_count -= 1
@@ -114,6 +115,7 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
             context.abort_with_status(rpc_status.to_status(status_with_reason(
                 grpc.StatusCode.INVALID_ARGUMENT, "relative path needs sandbox.cwd",
                 "CWD_REQUIRED")))
+        return captured
 
     def _resolve(self, request: Any) -> str:
         if request.path.startswith("/"):
@@ -146,19 +148,31 @@ class FakeFileSystem(fsgate_pb2_grpc.FileSystemServiceServicer):
                   context: grpc.ServicerContext) -> fsgate_pb2.WriteFileResponse:
         ended = threading.Event()
         context.add_callback(ended.set)  # before we return, only a cancel sets it
+        # This call's own state: a handler that outlives its test (a cancelled call ends
+        # here after the client has returned) must not write into the next test's fake.
+        files, grace = self.files, self.commit_grace
         messages = []
+        captured: Captured | None = None
         for msg in request_iterator:
             messages.append(msg)
             if len(messages) == 1:
-                self._begin("WriteFile", msg.header, context)
-        self.captured[-1].request = messages
+                captured = self._begin("WriteFile", msg.header, context)
         # A client's cancel can end the request iterator like its half-close, a moment
         # before gRPC reports the call cancelled; with a grace, wait for that report.
-        if ended.wait(self.commit_grace) or not context.is_active():
+        # A cancel can also arrive before the header did (the client cancels as soon as
+        # its data source fails, and gRPC drops messages not yet on the wire): then the
+        # stream ends with no message at all.
+        if captured is None:
+            if ended.wait(grace) or not context.is_active():
+                return fsgate_pb2.WriteFileResponse()
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "WriteFile stream without a header")
+        assert captured is not None
+        captured.request = messages
+        if ended.wait(grace) or not context.is_active():
             return fsgate_pb2.WriteFileResponse()  # cancelled: leave the file as it was
         content = b"".join(m.data for m in messages[1:])
         path = self._resolve(messages[0].header)
-        self.files[path] = content
+        files[path] = content
         return fsgate_pb2.WriteFileResponse(info=file_info(path, len(content)),
                                             bytes_written=len(content))
 

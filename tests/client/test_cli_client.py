@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import json
+import os
 import pathlib
 import sys
 import threading
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from fsgate._channel import RETRY_POLICY
+from fsgate._cli_local import local_error
 from fsgate._progress import PROGRESS_MIN_BYTES, wants_progress
 from fsgate._reasons import STATUS_CODE, Reason
 from fsgate.cli import add_client_commands, main
@@ -90,8 +93,8 @@ def test_write_reads_stdin_by_default(fake: FakeFileSystem, monkeypatch: pytest.
 
     code, out, err = run(capsysbinary, "write", "/ws/new")
 
-    assert (code, err) == (0, "")
-    assert out == b"10 bytes written to /ws/new (version v10)\n"
+    assert (code, out) == (0, b"")  # stdout is for content and JSON only
+    assert err == "10 bytes written to /ws/new (version v10)\n"
     assert fake.files["/ws/new"] == b"from stdin"
 
 
@@ -114,11 +117,87 @@ def test_write_sends_a_source_file_with_the_flags(
 
 def test_write_of_a_missing_source_exits_3(fake: FakeFileSystem, tmp_path: pathlib.Path,
                                            capsysbinary: pytest.CaptureFixture[bytes]) -> None:
-    code, _, err = run(capsysbinary, "write", "/ws/new", str(tmp_path / "nope"))
+    code, out, err = run(capsysbinary, "write", "/ws/new", str(tmp_path / "nope"))
 
-    assert code == 3
-    assert "No such file" in err
+    assert (code, out) == (3, b"")
+    assert err == f"fsgate: LOCAL/NOT_FOUND: {tmp_path / 'nope'}: No such file or directory\n"
     assert fake.calls("WriteFile") == []
+
+
+def test_write_of_a_directory_as_source_is_a_local_error(
+    fake: FakeFileSystem, tmp_path: pathlib.Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    code, out, err = run(capsysbinary, "write", "/ws/new", str(tmp_path))
+
+    assert (code, out) == (1, b"")
+    assert err == f"fsgate: LOCAL/IS_A_DIRECTORY: {tmp_path}: Is a directory\n"
+    assert fake.calls("WriteFile") == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file of mode 000")
+def test_write_of_an_unreadable_source_exits_4(
+    fake: FakeFileSystem, tmp_path: pathlib.Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    src = tmp_path / "secret"
+    src.write_bytes(b"x")
+    src.chmod(0)
+
+    code, _, err = run(capsysbinary, "write", "/ws/new", str(src))
+
+    assert code == 4
+    assert err == f"fsgate: LOCAL/PERMISSION_DENIED: {src}: Permission denied\n"
+
+
+def test_read_into_an_output_in_a_missing_directory_is_a_local_error(
+    fake: FakeFileSystem, tmp_path: pathlib.Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    out = tmp_path / "no" / "such" / "copy"
+    code, stdout, err = run(capsysbinary, "read", "/ws/a.txt", "-o", str(out))
+
+    assert (code, stdout) == (3, b"")
+    assert err == f"fsgate: LOCAL/NOT_FOUND: {out}: No such file or directory\n"
+
+
+def test_read_into_a_directory_as_output_is_a_local_error(
+    fake: FakeFileSystem, tmp_path: pathlib.Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    code, _, err = run(capsysbinary, "read", "/ws/a.txt", "-o", str(tmp_path))
+
+    assert code == 1
+    assert err == f"fsgate: LOCAL/IS_A_DIRECTORY: {tmp_path}: Is a directory\n"
+
+
+@pytest.mark.parametrize(("error", "line", "exit_code"), [
+    (errno.ENOENT, "LOCAL/NOT_FOUND: ./src: No such file or directory", 3),
+    (errno.EACCES, "LOCAL/PERMISSION_DENIED: ./src: Permission denied", 4),
+    (errno.EPERM, "LOCAL/PERMISSION_DENIED: ./src: Operation not permitted", 4),
+    (errno.EROFS, "LOCAL/PERMISSION_DENIED: ./src: Read-only file system", 4),
+    (errno.EEXIST, "LOCAL/ALREADY_EXISTS: ./src: File exists", 5),
+    (errno.ENAMETOOLONG, "LOCAL/INVALID_PATH: ./src: File name too long", 2),
+    (errno.ENOSPC, "LOCAL/NO_SPACE: ./src: No space left on device", 1),
+    (errno.EIO, "LOCAL/EIO: ./src: Input/output error", 1),
+])
+def test_local_errors_print_like_server_errors(error: int, line: str, exit_code: int) -> None:
+    exc = OSError(error, os.strerror(error), "./src")
+    assert local_error(exc) == (f"fsgate: {line}", exit_code)
+
+
+def test_a_failing_stdin_read_is_a_local_error(
+    fake: FakeFileSystem, monkeypatch: pytest.MonkeyPatch,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    class Broken(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: object) -> int:
+            raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(Broken())))
+    code, _, err = run(capsysbinary, "write", "/ws/a.txt")
+
+    assert (code, err) == (1, "fsgate: LOCAL/EIO: Input/output error\n")
+    assert fake.files["/ws/a.txt"] == b"hello, world"
 
 
 # --- ls ---------------------------------------------------------------------------------------
@@ -198,7 +277,8 @@ def test_each_reason_has_its_exit_code_and_message(
 
     assert exit_code == EXIT_FOR_REASON.get(reason, 1)
     assert out == b""
-    assert err == f"fsgate: {code.name}/{reason.value}: it failed\n"
+    hint = " (pass --cwd DIR)" if reason is Reason.CWD_REQUIRED else ""  # the CLI's terms
+    assert err == f"fsgate: {code.name}/{reason.value}: it failed{hint}\n"
 
 
 def test_no_server_exits_1_with_the_bare_code(tmp_path: pathlib.Path,
@@ -285,6 +365,10 @@ def test_relative_path_without_cwd_exits_2(fake: FakeFileSystem,
 
     assert code == 2
     assert err.startswith("fsgate: INVALID_ARGUMENT/CWD_REQUIRED: ")
+    # The human is told which option to pass, not the wire field the server names.
+    assert "needs --cwd DIR" in err
+    assert "sandbox.cwd" not in err
+    assert "'a.txt'" in err
 
 
 def test_relative_write_is_confined_to_cwd(fake: FakeFileSystem, tmp_path: pathlib.Path,

@@ -205,15 +205,49 @@ def test_stale_temporaries_are_removed_at_startup(tmp_path: Path, root: Path,
     (root / "deep" / "er").mkdir(parents=True)
     stale = [root / ".fsgate-tmp-0123456789abcdef", root / "deep" / "er" /
              ".fsgate-tmp-fedcba9876543210"]
-    for p in stale:
+    for p in stale:  # what a killed helper leaves: the name, and the mark it set first
         p.write_bytes(b"half-written")
+        os.setxattr(p, "user.fsgate.temp", p.name.removeprefix(".fsgate-tmp-").encode())
     (root / ".fsgate-tmp-not-ours").write_text("keep")
+    (root / ".fsgate-tmp-aaaaaaaaaaaaaaaa").write_text("keep: marked for another name")
+    os.setxattr(root / ".fsgate-tmp-aaaaaaaaaaaaaaaa", "user.fsgate.temp", b"bbbbbbbbbbbbbbbb")
     server = start_server(tmp_path, [str(root)], backend)
     try:
         wait_for(lambda: "sweep_done" in server.log())
         assert not any(p.exists() for p in stale)
         assert (root / ".fsgate-tmp-not-ours").exists()
+        assert (root / ".fsgate-tmp-aaaaaaaaaaaaaaaa").exists()
         assert (root / "target").read_bytes() == b"original content"
+    finally:
+        server.stop()
+
+
+TEMP_LIKE_NAMES = (".fsgate-tmp-0123456789abcdef", ".fsgate-tmp-not-ours",
+                   ".fsgate-tmp-0000000000000000", ".fsgate-tmp-ffffffffffffffff",
+                   ".fsgate-tmp-FEDCBA9876543210", ".fsgate-tmp-0123456789abcdef0",
+                   ".fsgate-tmp-", "deep/er/.fsgate-tmp-fedcba9876543210")
+
+
+def test_client_files_named_like_temporaries_survive_a_restart(tmp_path: Path, root: Path,
+                                                               backend: str) -> None:
+    server = start_server(tmp_path, [str(root)], backend)
+    try:
+        wait_for(lambda: "sweep_done" in server.log())
+        with fsgate.Client(server.target) as c:
+            for i, rel in enumerate(TEMP_LIKE_NAMES):
+                mode = fsgate.WriteMode.CREATE_NEW if i % 2 else fsgate.WriteMode.REPLACE
+                c.write_file(str(root / rel), rel.encode(), create_parents=True, mode=mode)
+                c.write_file(str(root / rel), rel.encode())  # and replaced once
+    finally:
+        server.stop()
+    for rel in TEMP_LIKE_NAMES:  # the mark is gone once a file has its name
+        assert "user.fsgate.temp" not in os.listxattr(root / rel)
+    before = snapshot(root)
+    server = start_server(tmp_path, [str(root)], backend)
+    try:
+        wait_for(lambda: "sweep_done" in server.log())
+        assert snapshot(root) == before
+        assert all((root / rel).read_bytes() == rel.encode() for rel in TEMP_LIKE_NAMES)
     finally:
         server.stop()
 

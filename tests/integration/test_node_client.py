@@ -2,10 +2,12 @@
 server: it reads, writes, lists and stats, and its errors carry the code and ErrorInfo."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,14 @@ from typing import Any
 import pytest
 from fsgate import Client
 
-from ..conftest import BACKENDS, REPO, ServerProcess, backend_skip_reason, start_server
+from ..conftest import (
+    BACKENDS,
+    REPO,
+    ServerProcess,
+    backend_skip_reason,
+    server_env,
+    start_server,
+)
 from ..helpers import snapshot
 
 NODE_DIR = REPO / "clients" / "node"
@@ -104,14 +113,99 @@ def test_node_client_writes_reads_lists_and_stats(server: ServerProcess, node_cl
     with Client(server.target) as python:  # both languages see the same FileInfo
         expected = python.stat(str(target))
     assert (info["path"], info["type"], info["size"], info["mode"], info["version"]) == (
-        expected.path, "FILE_TYPE_REGULAR", expected.size, expected.mode, expected.version)
+        expected.path, "regular", expected.size, f"{expected.mode:04o}", expected.version)
     assert info == result["info"]
 
     listing = node(server, node_client, "ls", str(ws), "--depth", "2")
     assert listing.returncode == 0, listing.stderr
     entries = [json.loads(line) for line in listing.stdout.splitlines()]
     assert [(e["name"], e["info"]["type"]) for e in entries] == [
-        ("sub", "FILE_TYPE_DIRECTORY"), ("sub/blob.bin", "FILE_TYPE_REGULAR")]
+        ("sub", "directory"), ("sub/blob.bin", "regular")]
+
+
+def python_cli(server: ServerProcess, *args: str, data: bytes = b"",
+               ) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "fsgate_server", *args,
+                           "--target", server.target], input=data, env=server_env(),
+                          capture_output=True, timeout=120, check=False)
+
+
+def test_node_and_python_clis_print_the_same_json(server: ServerProcess, node_client: Path,
+                                                  ws: Path) -> None:
+    (ws / "d").mkdir()
+    (ws / "d" / "f.txt").write_bytes(b"12345")
+    os.chmod(ws / "d" / "f.txt", 0o640)
+    os.symlink("d/f.txt", ws / "link")
+    os.symlink("no/such/target", ws / "dangling")
+    (ws / os.fsdecode(b"bad-\xff-name")).write_bytes(b"")
+    os.mkfifo(ws / "fifo")
+    os.utime(ws / "d" / "f.txt", ns=(1_700_000_000_123_456_789, 1_700_000_000_123_456_789))
+
+    for path in ("d", "d/f.txt", "link", "dangling", "fifo"):
+        from_node = node(server, node_client, "stat", str(ws / path))
+        from_python = python_cli(server, "stat", str(ws / path), "--json")
+        assert from_node.returncode == from_python.returncode == 0, from_node.stderr
+        assert json.loads(from_node.stdout) == json.loads(from_python.stdout), path
+
+    node_ls = node(server, node_client, "ls", str(ws), "--depth", "2")
+    python_ls = python_cli(server, "ls", str(ws), "--depth", "2", "--json")
+    assert node_ls.returncode == python_ls.returncode == 0, node_ls.stderr
+    node_rows = [json.loads(line) for line in node_ls.stdout.splitlines()]
+    assert node_rows == [json.loads(line) for line in python_ls.stdout.splitlines()]
+    by_name = {row["name"]: row for row in node_rows}
+    assert by_name["d/f.txt"]["info"]["modified_time"] == "2023-11-14T22:13:20.123456Z"
+    assert by_name["d/f.txt"]["info"]["mode"] == "0640"
+    assert by_name["link"]["info"]["symlink_target"] == "d/f.txt"
+    assert by_name["fifo"]["info"]["type"] == "other"
+    (bad,) = [row for row in node_rows if row["raw_name_base64"] is not None]
+    assert base64.b64decode(bad["raw_name_base64"]) == b"bad-\xff-name"
+
+    node_write = node(server, node_client, "write", str(ws / "w.txt"), data=b"abc")
+    node_info = json.loads(node_write.stdout)
+    python_write = python_cli(server, "write", str(ws / "w.txt"), "-", "--json", data=b"abc")
+    python_info = json.loads(python_write.stdout)
+    assert sorted(node_info) == sorted(python_info) == ["bytes_written", "info"]
+    assert sorted(node_info["info"]) == sorted(python_info["info"])
+    assert node_info["bytes_written"] == python_info["bytes_written"] == 3
+
+
+LIST_ALL = """
+const fsgate = require(process.argv[1]);
+const client = fsgate.connect(process.argv[2]);
+(async () => {
+  const listing = client.listDir(process.argv[3], { pageSize: 2 });
+  const isAsyncIterable = typeof listing[Symbol.asyncIterator] === 'function';
+  const names = [];
+  for await (const entry of listing) names.push(entry.name);
+  let firstOnly = null;
+  for await (const entry of client.listDir(process.argv[3], { pageSize: 2 })) {
+    firstOnly = entry.name;
+    break; // stops fetching pages
+  }
+  const page = await client.listDirPage(process.argv[3], { pageSize: 2 });
+  client.close();
+  console.log(JSON.stringify({ isAsyncIterable, names, firstOnly,
+    pageNames: page.entries.map((e) => e.name), token: page.next_page_token !== '' }));
+})().catch((err) => { console.error(err); process.exitCode = 1; });
+"""
+
+
+def test_node_list_dir_is_async_iterable_over_every_page(server: ServerProcess,
+                                                         node_client: Path, ws: Path) -> None:
+    names = [f"e{i}" for i in range(7)]
+    for name in names:
+        (ws / name).touch()
+    assert NODE is not None
+
+    result = subprocess.run([NODE, "-e", LIST_ALL, str(node_client / "fsgate.js"),
+                             server.target, str(ws)], capture_output=True, timeout=120,
+                            check=False)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "isAsyncIterable": True, "names": names, "firstOnly": "e0",
+        "pageNames": ["e0", "e1"], "token": True,
+    }
 
 
 def test_node_client_takes_the_target_from_the_environment(server: ServerProcess,

@@ -25,41 +25,41 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66sgate/v1/fsgate.proto\x12\tfsgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"b\n\rSandboxPolicy\x12\x16\n\x0ereadable_roots\x18\x01 \x03(\t\x12\x16\n\x0ewritable_roots\x18\x02 \x03(\t\x12\x14\n\x0c\x64\x65nied_paths\x18\x03 \x03(\t\x12\x0b\n\x03\x63wd\x18\x04 \x01(\t\"\xb3\x01\n\x08\x46ileInfo\x12\x0c\n\x04path\x18\x01 \x01(\t\x12!\n\x04type\x18\x02 \x01(\x0e\x32\x13.fsgate.v1.FileType\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x0c\n\x04mode\x18\x04 \x01(\r\x12\x31\n\rmodified_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x16\n\x0esymlink_target\x18\x07 \x01(\t\"~\n\x0fReadFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12)\n\x07sandbox\x18\x02 \x01(\x0b\x32\x18.fsgate.v1.SandboxPolicy\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0e\n\x06length\x18\x04 \x01(\x04\x12\x12\n\nchunk_size\x18\x05 \x01(\r\"R\n\x10ReadFileResponse\x12#\n\x04info\x18\x01 \x01(\x0b\x32\x13.fsgate.v1.FileInfoH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"\x8a\x02\n\x10WriteFileRequest\x12\x34\n\x06header\x18\x01 \x01(\x0b\x32\".fsgate.v1.WriteFileRequest.HeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x1a\xa4\x01\n\x06Header\x12\x0c\n\x04path\x18\x01 \x01(\t\x12)\n\x07sandbox\x18\x02 \x01(\x0b\x32\x18.fsgate.v1.SandboxPolicy\x12\"\n\x04mode\x18\x03 \x01(\x0e\x32\x14.fsgate.v1.WriteMode\x12\x16\n\x0e\x63reate_parents\x18\x04 \x01(\x08\x12\x12\n\nif_version\x18\x05 \x01(\t\x12\x11\n\tfile_mode\x18\x06 \x01(\rB\t\n\x07payload\"M\n\x11WriteFileResponse\x12!\n\x04info\x18\x01 \x01(\x0b\x32\x13.fsgate.v1.FileInfo\x12\x15\n\rbytes_written\x18\x02 \x01(\x04\"\x7f\n\x0eListDirRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12)\n\x07sandbox\x18\x02 \x01(\x0b\x32\x18.fsgate.v1.SandboxPolicy\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\r\x12\x11\n\tpage_size\x18\x04 \x01(\r\x12\x12\n\npage_token\x18\x05 \x01(\t\"M\n\x08\x44irEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x04info\x18\x02 \x01(\x0b\x32\x13.fsgate.v1.FileInfo\x12\x10\n\x08raw_name\x18\x03 \x01(\x0c\"P\n\x0fListDirResponse\x12$\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x13.fsgate.v1.DirEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"_\n\x0bStatRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12)\n\x07sandbox\x18\x02 \x01(\x0b\x32\x18.fsgate.v1.SandboxPolicy\x12\x17\n\x0f\x66ollow_symlinks\x18\x03 \x01(\x08\"1\n\x0cStatResponse\x12!\n\x04info\x18\x01 \x01(\x0b\x32\x13.fsgate.v1.FileInfo*\x81\x01\n\x08\x46ileType\x12\x19\n\x15\x46ILE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46ILE_TYPE_REGULAR\x10\x01\x12\x17\n\x13\x46ILE_TYPE_DIRECTORY\x10\x02\x12\x15\n\x11\x46ILE_TYPE_SYMLINK\x10\x03\x12\x13\n\x0f\x46ILE_TYPE_OTHER\x10\x04*Z\n\tWriteMode\x12\x1a\n\x16WRITE_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12WRITE_MODE_REPLACE\x10\x01\x12\x19\n\x15WRITE_MODE_CREATE_NEW\x10\x02\x32\x9f\x02\n\x11\x46ileSystemService\x12\x45\n\x08ReadFile\x12\x1a.fsgate.v1.ReadFileRequest\x1a\x1b.fsgate.v1.ReadFileResponse0\x01\x12H\n\tWriteFile\x12\x1b.fsgate.v1.WriteFileRequest\x1a\x1c.fsgate.v1.WriteFileResponse(\x01\x12@\n\x07ListDir\x12\x19.fsgate.v1.ListDirRequest\x1a\x1a.fsgate.v1.ListDirResponse\x12\x37\n\x04Stat\x12\x16.fsgate.v1.StatRequest\x1a\x17.fsgate.v1.StatResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66sgate/v1/fsgate.proto\x12\tfsgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"b\n\rSandboxPolicy\x12\x16\n\x0ereadable_roots\x18\x01 \x03(\t\x12\x16\n\x0ewritable_roots\x18\x02 \x03(\t\x12\x14\n\x0c\x64\x65nied_paths\x18\x03 \x03(\t\x12\x0b\n\x03\x63wd\x18\x04 \x01(\t\"\xcf\x01\n\x08\x46ileInfo\x12\x0c\n\x04path\x18\x01 \x01(\t\x12!\n\x04type\x18\x02 \x01(\x0e\x32\x13.fsgate.v1.FileType\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12\x0c\n\x04mode\x18\x04 \x01(\r\x12\x31\n\rmodified_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x16\n\x0esymlink_target\x18\x07 \x01(\t\x12\x1a\n\x12raw_symlink_target\x18\x08 \x01(\x0c\"~\n\x0fReadFileRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12)\n\x07sandbox\x18\x02 \x01(\x0b\x32\x18.fsgate.v1.SandboxPolicy\x12\x0e\n\x06offset\x18\x03 \x01(\x04\x12\x0e\n\x06length\x18\x04 \x01(\x04\x12\x12\n\nchunk_size\x18\x05 \x01(\r\"R\n\x10ReadFileResponse\x12#\n\x04info\x18\x01 \x01(\x0b\x32\x13.fsgate.v1.FileInfoH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"\x8a\x02\n\x10WriteFileRequest\x12\x34\n\x06header\x18\x01 \x01(\x0b\x32\".fsgate.v1.WriteFileRequest.HeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x1a\xa4\x01\n\x06Header\x12\x0c\n\x04path\x18\x01 \x01(\t\x12)\n\x07sandbox\x18\x02 \x01(\x0b\x32\x18.fsgate.v1.SandboxPolicy\x12\"\n\x04mode\x18\x03 \x01(\x0e\x32\x14.fsgate.v1.WriteMode\x12\x16\n\x0e\x63reate_parents\x18\x04 \x01(\x08\x12\x12\n\nif_version\x18\x05 \x01(\t\x12\x11\n\tfile_mode\x18\x06 \x01(\rB\t\n\x07payload\"M\n\x11WriteFileResponse\x12!\n\x04info\x18\x01 \x01(\x0b\x32\x13.fsgate.v1.FileInfo\x12\x15\n\rbytes_written\x18\x02 \x01(\x04\"\x7f\n\x0eListDirRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12)\n\x07sandbox\x18\x02 \x01(\x0b\x32\x18.fsgate.v1.SandboxPolicy\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\r\x12\x11\n\tpage_size\x18\x04 \x01(\r\x12\x12\n\npage_token\x18\x05 \x01(\t\"M\n\x08\x44irEntry\x12\x0c\n\x04name\x18\x01 \x01(\t\x12!\n\x04info\x18\x02 \x01(\x0b\x32\x13.fsgate.v1.FileInfo\x12\x10\n\x08raw_name\x18\x03 \x01(\x0c\"P\n\x0fListDirResponse\x12$\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x13.fsgate.v1.DirEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"_\n\x0bStatRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12)\n\x07sandbox\x18\x02 \x01(\x0b\x32\x18.fsgate.v1.SandboxPolicy\x12\x17\n\x0f\x66ollow_symlinks\x18\x03 \x01(\x08\"1\n\x0cStatResponse\x12!\n\x04info\x18\x01 \x01(\x0b\x32\x13.fsgate.v1.FileInfo*\x81\x01\n\x08\x46ileType\x12\x19\n\x15\x46ILE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46ILE_TYPE_REGULAR\x10\x01\x12\x17\n\x13\x46ILE_TYPE_DIRECTORY\x10\x02\x12\x15\n\x11\x46ILE_TYPE_SYMLINK\x10\x03\x12\x13\n\x0f\x46ILE_TYPE_OTHER\x10\x04*Z\n\tWriteMode\x12\x1a\n\x16WRITE_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12WRITE_MODE_REPLACE\x10\x01\x12\x19\n\x15WRITE_MODE_CREATE_NEW\x10\x02\x32\x9f\x02\n\x11\x46ileSystemService\x12\x45\n\x08ReadFile\x12\x1a.fsgate.v1.ReadFileRequest\x1a\x1b.fsgate.v1.ReadFileResponse0\x01\x12H\n\tWriteFile\x12\x1b.fsgate.v1.WriteFileRequest\x1a\x1c.fsgate.v1.WriteFileResponse(\x01\x12@\n\x07ListDir\x12\x19.fsgate.v1.ListDirRequest\x1a\x1a.fsgate.v1.ListDirResponse\x12\x37\n\x04Stat\x12\x16.fsgate.v1.StatRequest\x1a\x17.fsgate.v1.StatResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fsgate.v1.fsgate_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FILETYPE']._serialized_start=1351
-  _globals['_FILETYPE']._serialized_end=1480
-  _globals['_WRITEMODE']._serialized_start=1482
-  _globals['_WRITEMODE']._serialized_end=1572
+  _globals['_FILETYPE']._serialized_start=1379
+  _globals['_FILETYPE']._serialized_end=1508
+  _globals['_WRITEMODE']._serialized_start=1510
+  _globals['_WRITEMODE']._serialized_end=1600
   _globals['_SANDBOXPOLICY']._serialized_start=70
   _globals['_SANDBOXPOLICY']._serialized_end=168
   _globals['_FILEINFO']._serialized_start=171
-  _globals['_FILEINFO']._serialized_end=350
-  _globals['_READFILEREQUEST']._serialized_start=352
-  _globals['_READFILEREQUEST']._serialized_end=478
-  _globals['_READFILERESPONSE']._serialized_start=480
-  _globals['_READFILERESPONSE']._serialized_end=562
-  _globals['_WRITEFILEREQUEST']._serialized_start=565
-  _globals['_WRITEFILEREQUEST']._serialized_end=831
-  _globals['_WRITEFILEREQUEST_HEADER']._serialized_start=656
-  _globals['_WRITEFILEREQUEST_HEADER']._serialized_end=820
-  _globals['_WRITEFILERESPONSE']._serialized_start=833
-  _globals['_WRITEFILERESPONSE']._serialized_end=910
-  _globals['_LISTDIRREQUEST']._serialized_start=912
-  _globals['_LISTDIRREQUEST']._serialized_end=1039
-  _globals['_DIRENTRY']._serialized_start=1041
-  _globals['_DIRENTRY']._serialized_end=1118
-  _globals['_LISTDIRRESPONSE']._serialized_start=1120
-  _globals['_LISTDIRRESPONSE']._serialized_end=1200
-  _globals['_STATREQUEST']._serialized_start=1202
-  _globals['_STATREQUEST']._serialized_end=1297
-  _globals['_STATRESPONSE']._serialized_start=1299
-  _globals['_STATRESPONSE']._serialized_end=1348
-  _globals['_FILESYSTEMSERVICE']._serialized_start=1575
-  _globals['_FILESYSTEMSERVICE']._serialized_end=1862
+  _globals['_FILEINFO']._serialized_end=378
+  _globals['_READFILEREQUEST']._serialized_start=380
+  _globals['_READFILEREQUEST']._serialized_end=506
+  _globals['_READFILERESPONSE']._serialized_start=508
+  _globals['_READFILERESPONSE']._serialized_end=590
+  _globals['_WRITEFILEREQUEST']._serialized_start=593
+  _globals['_WRITEFILEREQUEST']._serialized_end=859
+  _globals['_WRITEFILEREQUEST_HEADER']._serialized_start=684
+  _globals['_WRITEFILEREQUEST_HEADER']._serialized_end=848
+  _globals['_WRITEFILERESPONSE']._serialized_start=861
+  _globals['_WRITEFILERESPONSE']._serialized_end=938
+  _globals['_LISTDIRREQUEST']._serialized_start=940
+  _globals['_LISTDIRREQUEST']._serialized_end=1067
+  _globals['_DIRENTRY']._serialized_start=1069
+  _globals['_DIRENTRY']._serialized_end=1146
+  _globals['_LISTDIRRESPONSE']._serialized_start=1148
+  _globals['_LISTDIRRESPONSE']._serialized_end=1228
+  _globals['_STATREQUEST']._serialized_start=1230
+  _globals['_STATREQUEST']._serialized_end=1325
+  _globals['_STATRESPONSE']._serialized_start=1327
+  _globals['_STATRESPONSE']._serialized_end=1376
+  _globals['_FILESYSTEMSERVICE']._serialized_start=1603
+  _globals['_FILESYSTEMSERVICE']._serialized_end=1890
 # @@protoc_insertion_point(module_scope)

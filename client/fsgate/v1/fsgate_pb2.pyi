@@ -45,7 +45,7 @@ class SandboxPolicy(_message.Message):
     def __init__(self, readable_roots: _Optional[_Iterable[str]] = ..., writable_roots: _Optional[_Iterable[str]] = ..., denied_paths: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ...) -> None: ...
 
 class FileInfo(_message.Message):
-    __slots__ = ("path", "type", "size", "mode", "modified_time", "version", "symlink_target")
+    __slots__ = ("path", "type", "size", "mode", "modified_time", "version", "symlink_target", "raw_symlink_target")
     PATH_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class FileInfo(_message.Message):
     MODIFIED_TIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SYMLINK_TARGET_FIELD_NUMBER: _ClassVar[int]
+    RAW_SYMLINK_TARGET_FIELD_NUMBER: _ClassVar[int]
     path: str
     type: FileType
     size: int
@@ -60,7 +61,8 @@ class FileInfo(_message.Message):
     modified_time: _timestamp_pb2.Timestamp
     version: str
     symlink_target: str
-    def __init__(self, path: _Optional[str] = ..., type: _Optional[_Union[FileType, str]] = ..., size: _Optional[int] = ..., mode: _Optional[int] = ..., modified_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., symlink_target: _Optional[str] = ...) -> None: ...
+    raw_symlink_target: bytes
+    def __init__(self, path: _Optional[str] = ..., type: _Optional[_Union[FileType, str]] = ..., size: _Optional[int] = ..., mode: _Optional[int] = ..., modified_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[str] = ..., symlink_target: _Optional[str] = ..., raw_symlink_target: _Optional[bytes] = ...) -> None: ...
 
 class ReadFileRequest(_message.Message):
     __slots__ = ("path", "sandbox", "offset", "length", "chunk_size")

@@ -1,28 +1,33 @@
 """The file operations a helper carries out after it has been confined, and the one entry
 point that runs a request and answers with RESULT or ERROR.
 
-Every operation acts on file descriptors, never on a path checked earlier (resolve.py):
-it opens the request path once (``O_PATH``, so nothing blocks and no device is really
-opened), reads the real location of what it got from ``/proc/self/fd``, checks that
-location against the effective policy, and only then reopens that same inode for reading
-or writing. The kernel sandbox (Landlock or bwrap) is the second, independent wall:
-content is only ever read through an open the kernel judged. The operations live in
-reading.py (Stat, ReadFile, ListDir) and writing.py (WriteFile, the start-up sweep).
+Every operation acts on file descriptors, never on a path string (walk.py): the request
+path is resolved component by component with ``O_PATH`` descriptors (so nothing blocks and
+no device is really opened), every step judged against the effective policy before the
+lookup, and only then is that same inode reopened for reading or writing. Denied paths are
+judged by what they resolve to, as well as by name (walk.enforced). The kernel sandbox
+(Landlock or bwrap) is the second, independent wall: content is only ever read through an
+open the kernel judged. The operations live in reading.py (Stat, ReadFile), listing.py
+(ListDir), writing.py (WriteFile) and temps.py (the start-up sweep).
 """
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Callable
 
 from . import protocol
+from .listing import op_list
 from .protocol import Kind
-from .reading import op_list, op_read, op_stat
+from .reading import op_read, op_stat
 from .request import OpError, Request, file_type, info_of, version_of
-from .resolve import classify, fd_path, open_checked, reopen
-from .writing import TEMP_PREFIX, Abandoned, op_sweep, op_write
+from .resolve import classify, fd_path, reopen
+from .temps import MARKER, TEMP_PREFIX, op_sweep
+from .walk import enforced
+from .writing import Abandoned, op_write
 
-__all__ = ["OPS", "TEMP_PREFIX", "OpError", "Request", "classify", "fd_path", "file_type",
-           "info_of", "open_checked", "reopen", "run", "version_of"]
+__all__ = ["MARKER", "OPS", "TEMP_PREFIX", "OpError", "Request", "classify", "fd_path",
+           "file_type", "info_of", "reopen", "run", "version_of"]
 
 
 OPS: dict[str, Callable[[socket.socket, Request], None]] = {
@@ -37,7 +42,8 @@ OPS: dict[str, Callable[[socket.socket, Request], None]] = {
 def run(sock: socket.socket, req: Request) -> None:
     """Carry out one request, answering with RESULT or ERROR on the channel."""
     try:
-        OPS[req.op](sock, req)
+        policy = enforced(req.policy)
+        OPS[req.op](sock, req if policy is req.policy else dataclasses.replace(req, policy=policy))
     except OpError as exc:
         protocol.send_json(sock, Kind.ERROR, {"reason": exc.reason.value, "message": exc.message})
     except Abandoned:

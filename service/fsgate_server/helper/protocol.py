@@ -1,9 +1,10 @@
 """Frames exchanged between the server and one helper over a SOCK_STREAM socketpair.
 
 A frame is a 5-byte header (kind, payload length) followed by the payload. Control frames
-(REQUEST, READY, RESULT, ERROR) carry JSON; DATA frames carry raw file bytes; END carries
-nothing. Strings that may hold non-UTF-8 file names use surrogateescape, which JSON keeps
-intact (lone surrogates are escaped as \\udcXX).
+(REQUEST, READY, RESULT, ERROR) carry JSON as UTF-8, non-ASCII characters as themselves
+(not as 6-byte ``\\uXXXX`` escapes, which would inflate a page of non-ASCII names 3x);
+DATA frames carry raw file bytes; END carries nothing. Strings that may hold non-UTF-8
+file names use surrogateescape; their lone surrogates travel as surrogatepass bytes.
 
     server                         helper
     REQUEST {op, path, policy, args} ->
@@ -24,8 +25,9 @@ import struct
 from typing import Any
 
 HEADER = struct.Struct("!BI")
-# Control frames are small; a bound keeps a confused peer from making us allocate freely.
-MAX_CONTROL_BYTES = 8 << 20
+# A bound keeps a confused peer from making us allocate freely. A REQUEST can carry three
+# policy lists of 1024 paths of 4096 bytes; a ListDir page is bounded to ~2 MiB of entries.
+MAX_CONTROL_BYTES = 16 << 20
 MAX_DATA_BYTES = 8 << 20
 
 
@@ -56,8 +58,13 @@ def send(sock: socket.socket, kind: Kind, payload: bytes = b"") -> None:
         sock.sendall(payload)
 
 
+def encode_json(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8", "surrogatepass")
+
+
 def send_json(sock: socket.socket, kind: Kind, obj: Any) -> None:
-    send(sock, kind, json.dumps(obj, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+    send(sock, kind, encode_json(obj))
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:

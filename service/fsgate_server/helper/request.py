@@ -42,6 +42,7 @@ class Request:
                 writable=tuple(obj["writable"]),
                 denied=tuple(obj["denied"]),
                 protected=tuple(obj.get("protected", ())),
+                protection_roots=tuple(obj.get("protection_roots", ())),
             )
             return cls(op=str(obj["op"]), path=str(obj["path"]), policy=policy,
                        args=dict(obj.get("args", {})))
@@ -51,7 +52,8 @@ class Request:
     def to_json(self) -> dict[str, Any]:
         return {"op": self.op, "path": self.path, "readable": list(self.policy.readable),
                 "writable": list(self.policy.writable), "denied": list(self.policy.denied),
-                "protected": list(self.policy.protected), "args": self.args}
+                "protected": list(self.policy.protected),
+                "protection_roots": list(self.policy.protection_roots), "args": self.args}
 
 
 # --- file facts ---------------------------------------------------------------------------

@@ -1,15 +1,13 @@
-"""The operations that write: WriteFile (an unnamed temporary, made durable, named only on
-COMMIT) and the start-up sweep of temporaries a crash left behind."""
+"""WriteFile: content lands in an unnamed temporary, made durable, and is named only on
+COMMIT, in the directory the path resolves to (walk.py; a leaf symlink is followed)."""
 from __future__ import annotations
 
 import contextlib
 import errno
 import fcntl
 import os
-import re
 import socket
 import stat
-from collections.abc import Callable
 from typing import Any
 
 from fsgate._reasons import Reason
@@ -18,10 +16,9 @@ from . import protocol
 from .protocol import Kind
 from .reading import SPLICE_MIN_BYTES
 from .request import OpError, Request, info_of, version_of
-from .resolve import classify, closing_fd, fd_path, open_checked, reopen
-
-TEMP_PREFIX = ".fsgate-tmp-"
-
+from .resolve import classify, closing_fd, reopen
+from .temps import mark, new_temp_name, unmark
+from .walk import join, resolve_parent
 
 # --- write --------------------------------------------------------------------------------
 
@@ -41,13 +38,8 @@ def op_write(sock: socket.socket, req: Request) -> None:
     if_version = str(args.get("if_version", ""))
     max_bytes = int(args["max_bytes"])
     file_mode = int(args.get("file_mode", 0))
-    parent, name = os.path.split(req.path)
-    if not name:
-        raise OpError(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
-    dfd = _open_parent(parent, req, bool(args.get("create_parents", False)))
+    dfd, name, existing = _target(req, bool(args.get("create_parents", False)))
     try:
-        dfd, name = _follow_leaf_symlink(dfd, name, req)
-        existing = _lstat_or_none(name, dfd)
         if existing is not None:
             if create_new:
                 raise OpError(Reason.ALREADY_EXISTS, f"{req.path}: already exists")
@@ -56,12 +48,14 @@ def op_write(sock: socket.socket, req: Request) -> None:
             if not stat.S_ISREG(existing.st_mode):
                 raise OpError(Reason.NOT_REGULAR_FILE, f"{req.path}: not a regular file")
         _check_version(existing, if_version, req.path)
-        mode = file_mode or (stat.S_IMODE(existing.st_mode) if existing else 0o644)
-        tmp = _TempFile(dfd, req.path, req.policy.can_read)
+        # Never setuid, setgid or sticky: a replaced 06755 file of a co-tenant must not
+        # come back as a set-id program of the server's user with the caller's content.
+        mode = file_mode or (stat.S_IMODE(existing.st_mode) & 0o777 if existing else 0o644)
+        tmp = _TempFile(dfd, req.path)
         try:
             protocol.send(sock, Kind.READY)
             written = _receive_into(sock, tmp.fd, max_bytes, req.path)
-            os.fchmod(tmp.fd, mode)
+            os.fchmod(tmp.fd, mode & 0o777)
             os.fsync(tmp.fd)
             # Prepared: the content is durable but has no name yet. The server says COMMIT
             # only after checking, once more and as late as it can, that the call is alive.
@@ -76,64 +70,25 @@ def op_write(sock: socket.socket, req: Request) -> None:
     protocol.send_json(sock, Kind.RESULT, {"info": info, "bytes_written": written})
 
 
-def _open_parent(parent: str, req: Request, create: bool) -> int:
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-    missing: list[str] = []
-    cur = parent
-    # Bounded: each step drops one component of a path of at most 4096 bytes.
-    while True:
-        try:
-            fd = os.open(cur, flags)
-            break
-        except OSError as exc:
-            if exc.errno != errno.ENOENT or not create or cur == "/":
-                raise classify(exc, cur, req.policy.can_read) from exc
-            cur, leaf = os.path.split(cur)
-            missing.append(leaf)
-    for leaf in reversed(missing):
-        where = fd_path(fd).rstrip("/") + "/" + leaf
-        try:
-            require_writable(req, where)
-        except OpError:
-            os.close(fd)
-            raise
-        try:
-            os.mkdir(leaf, 0o755, dir_fd=fd)
-        except FileExistsError:
-            pass  # a concurrent writer made it
-        except OSError as exc:
-            os.close(fd)
-            raise classify(exc, req.path, req.policy.can_read) from exc
-        try:
-            child = os.open(leaf, flags | os.O_NOFOLLOW, dir_fd=fd)
-        except OSError as exc:
-            raise classify(exc, req.path, req.policy.can_read) from exc
-        finally:
-            os.close(fd)
-        fd = child
-    if not req.policy.can_read(fd_path(fd)):
-        os.close(fd)
-        raise OpError(Reason.SANDBOX_DENIED, f"{req.path}: access denied by the sandbox")
-    return fd
+def _target(req: Request, create_parents: bool
+            ) -> tuple[int, str, os.stat_result | None]:
+    """The directory the write lands in (a real, readable fd), the name in it, and what the
+    name held when resolution judged it (None: nothing). A leaf symlink is followed
+    (walk.py): the write replaces what it points to, if writable. That lstat is the one the
+    write is decided on: a name swapped for a link since then is replaced as a name by the
+    commit's rename, never followed, so looking again would only misreport the race."""
 
+    def create(where: str) -> None:
+        require_writable(req, where)
 
-def _follow_leaf_symlink(dfd: int, name: str, req: Request) -> tuple[int, str]:
-    """A symlink leaf is followed: the write lands where it points, if that is writable."""
-    target_path = fd_path(dfd).rstrip("/") + "/" + name
-    st = _lstat_or_none(name, dfd)
-    if st is not None and stat.S_ISLNK(st.st_mode):
-        target_path = os.path.realpath(target_path)
-        require_writable(req, target_path)
-        parent, name = os.path.split(target_path)
-        new = open_checked(parent, req.policy.can_write, follow=True)
-        try:
-            new_dfd = reopen(new, os.O_RDONLY | os.O_DIRECTORY, req.path, req.policy.can_read)
-        finally:
-            os.close(new)
-        os.close(dfd)
-        return new_dfd, name
-    require_writable(req, target_path)
-    return dfd, name
+    found = resolve_parent(req.path, req.policy.can_read, req.policy.readable,
+                           create if create_parents else None)
+    with closing_fd(found.fd):
+        if found.leaf is None:
+            raise OpError(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
+        require_writable(req, join(found.real, found.leaf))
+        return (reopen(found.fd, os.O_RDONLY | os.O_DIRECTORY, req.path), found.leaf,
+                found.leaf_st)
 
 
 def _lstat_or_none(name: str, dfd: int) -> os.stat_result | None:
@@ -174,7 +129,7 @@ def _receive_into(sock: socket.socket, fd: int, max_bytes: int, path: str) -> in
                     while view:
                         view = view[os.write(fd, view):]
             except OSError as exc:
-                raise classify(exc, path, lambda _: True) from exc
+                raise classify(exc, path, True) from exc
     finally:
         if pipe is not None:
             os.close(pipe[0])
@@ -219,7 +174,7 @@ class Abandoned(Exception):
 class _TempFile:
     """Content lands in an unnamed O_TMPFILE inode and gets a name only at commit."""
 
-    def __init__(self, dfd: int, path: str, visible: Callable[[str], bool]) -> None:
+    def __init__(self, dfd: int, path: str) -> None:
         self.dfd = dfd
         self.named: str | None = None
         try:
@@ -227,14 +182,16 @@ class _TempFile:
             self.anonymous = True
         except OSError as exc:
             if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
-                raise classify(exc, path, visible) from exc
-            # A file system without O_TMPFILE: a named temp, removed on every failure path.
-            self.named = TEMP_PREFIX + os.urandom(8).hex()
+                raise classify(exc, path, True) from exc
+            # A file system without O_TMPFILE: a named temp, removed on every failure path,
+            # and marked as ours for the start-up sweep in case the helper is killed.
+            self.named = new_temp_name()
             try:
                 self.fd = os.open(self.named, os.O_WRONLY | os.O_CREAT | os.O_EXCL
                                   | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600, dir_fd=dfd)
             except OSError as exc2:
-                raise classify(exc2, path, visible) from exc2
+                raise classify(exc2, path, True) from exc2
+            mark(self.fd, self.named)
             self.anonymous = False
 
     def _link_as(self, name: str) -> None:
@@ -255,13 +212,15 @@ class _TempFile:
                         os.link(self.named, name, src_dir_fd=self.dfd, dst_dir_fd=self.dfd)
                 else:
                     if self.anonymous:
-                        self.named = TEMP_PREFIX + os.urandom(8).hex()
+                        self.named = new_temp_name()
+                        mark(self.fd, self.named)  # before it has a name: see temps.py
                         self._link_as(self.named)
                     assert self.named is not None
                     os.rename(self.named, name, src_dir_fd=self.dfd, dst_dir_fd=self.dfd)
                     self.named = None
             except OSError as exc:
-                raise classify(exc, request_path, lambda _: True) from exc
+                raise classify(exc, request_path, True) from exc
+            unmark(self.fd)  # the file is the caller's now
             os.fsync(self.dfd)
             return info_of(request_path, os.fstat(self.fd))
         finally:
@@ -273,47 +232,3 @@ class _TempFile:
                 os.unlink(self.named, dir_fd=self.dfd)
             self.named = None
         os.close(self.fd)
-
-
-# --- sweep ------------------------------------------------------------------------------
-
-_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"[0-9a-f]{16}")
-
-
-def op_sweep(sock: socket.socket, req: Request) -> None:
-    """Remove temporaries a killed helper left between link and rename (a tiny window; named
-    temporaries exist only there, or on file systems without O_TMPFILE). Bounded walk."""
-    budget = int(req.args["max_entries"])
-    max_depth = int(req.args.get("max_depth", 64))
-    removed = 0
-    scanned = 0
-    for root in req.policy.writable:
-        try:
-            top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:
-            continue
-        stack = [(top, 0)]
-        while stack:
-            fd, depth = stack.pop()
-            with closing_fd(fd), os.scandir(fd) as it:
-                for entry in it:
-                    scanned += 1
-                    if scanned > budget:
-                        for other, _ in stack:
-                            os.close(other)
-                        stack.clear()
-                        break
-                    if entry.is_dir(follow_symlinks=False):
-                        if depth < max_depth:
-                            with contextlib.suppress(OSError):
-                                stack.append((os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY
-                                                      | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                                      dir_fd=fd), depth + 1))
-                    elif (_TEMP_NAME.fullmatch(entry.name)
-                          and entry.is_file(follow_symlinks=False)):
-                        with contextlib.suppress(OSError):
-                            os.unlink(entry.name, dir_fd=fd)
-                            removed += 1
-    protocol.send_json(sock, Kind.RESULT, {"removed": removed, "scanned": scanned})
-
-

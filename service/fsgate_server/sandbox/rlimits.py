@@ -18,12 +18,22 @@ __all__ = [
     "DEFAULT_OPEN_FILES",
     "Limits",
     "apply",
+    "open_files_for",
 ]
 
 DEFAULT_CPU_SECONDS = 30
 DEFAULT_ADDRESS_SPACE_BYTES = 1 << 30
 DEFAULT_FILE_SIZE_BYTES = 1 << 30
 DEFAULT_OPEN_FILES = 64
+# A helper holds ~8 descriptors of its own (stdio, channel, pipes) plus, walking a tree,
+# one per level (and briefly a second while it reads a directory).
+_BASE_OPEN_FILES = 32
+
+
+def open_files_for(max_depth: int) -> int:
+    """RLIMIT_NOFILE for helpers that may walk ``max_depth`` levels (ListDir's cap, the
+    sweep's depth): every depth the server allows must fit, with a margin."""
+    return max(DEFAULT_OPEN_FILES, _BASE_OPEN_FILES + 2 * max_depth)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""ListDir: a bounded walk of a directory tree, answered one sorted page at a time.
+
+Every fact about an entry (its lstat, its link target) is read relative to the descriptor
+of the entry's own parent directory, while the walk holds it open, with a single name: no
+multi-component name is ever given to the kernel, so a directory swapped for a symlink
+mid-listing can only be listed as that symlink (or skipped), never looked through. A
+subdirectory is entered by ``openat(parent, name, O_DIRECTORY | O_NOFOLLOW)`` and only if
+the kernel reports it where the walk expects it. The walk holds one descriptor per level
+(a directory's names are read, and its scan closed, before its subdirectories are entered),
+so any depth the server allows fits the helper's descriptor limit.
+
+A page is bounded by count and by bytes: the server relays it in one gRPC message, and a
+client's default receive limit is 4 MiB.
+"""
+from __future__ import annotations
+
+import heapq
+import os
+import socket
+import stat
+from typing import Any
+
+from fsgate._reasons import Reason
+
+from ..policy import EffectivePolicy
+from . import protocol
+from .protocol import Kind
+from .request import OpError, Request, info_of
+from .resolve import closing_fd, kernel_path, reopen
+from .walk import join, resolve
+
+# Estimated wire bytes of one page; the server's ListDirResponse stays well below 4 MiB.
+PAGE_BYTES = 2 << 20
+_ENTRY_OVERHEAD = 96  # per entry: field tags, lengths, type, size, mode, time, version
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def op_list(sock: socket.socket, req: Request) -> None:
+    depth = int(req.args.get("depth", 1))
+    page_size = int(req.args["page_size"])
+    max_entries = int(req.args["max_entries"])
+    after = req.args.get("after")
+    page = _Page(page_size, os.fsencode(after) if after is not None else None)
+    found = resolve(req.path, req.policy.can_read, req.policy.readable, follow=True)
+    with closing_fd(found.fd) as pfd:
+        if not stat.S_ISDIR(found.st.st_mode):
+            raise OpError(Reason.NOT_A_DIRECTORY, f"{req.path}: not a directory")
+        dfd = reopen(pfd, os.O_RDONLY | os.O_DIRECTORY, req.path)
+    with closing_fd(dfd):
+        _Walk(req.policy, found.real, depth, max_entries, req.path, page).visit(dfd, found.real,
+                                                                              b"", 1)
+    entries, last = page.result(req.path)
+    protocol.send_json(sock, Kind.RESULT, {"entries": entries, "last": last})
+
+
+class _Walk:
+    def __init__(self, policy: EffectivePolicy, real: str, depth: int, budget: int,
+                 path: str, page: _Page) -> None:
+        self.policy = policy
+        self.depth = depth
+        self.budget = budget
+        self.path = path
+        self.page = page
+        self.count = 0
+        # The listed directory itself was checked readable, and readable roots are whole
+        # subtrees: only denied paths below it can hide an entry. Check just those.
+        base = real.rstrip("/").casefold() + "/"
+        self.hidden = any(d.casefold().startswith(base) for d in policy.denied)
+
+    def visit(self, fd: int, real: str, prefix: bytes, level: int) -> None:
+        subdirs: list[tuple[str, bytes]] = []
+        with os.scandir(fd) as it:
+            for entry in it:
+                rel = prefix + os.fsencode(entry.name)
+                if self.hidden and not self.policy.can_read(join(real, entry.name)):
+                    continue  # denied paths do not show up, not even their names
+                self.count += 1
+                if self.count > self.budget:
+                    raise OpError(Reason.TOO_LARGE,
+                                  f"{self.path}: more than {self.budget} entries to list")
+                self.page.offer(rel, fd, entry.name)
+                if level < self.depth and entry.is_dir(follow_symlinks=False):
+                    subdirs.append((entry.name, rel))
+        for name, rel in subdirs:
+            try:
+                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                continue  # vanished, swapped for a link, or refused: skip its inside
+            with closing_fd(child):
+                where = join(real, name)
+                kernel = kernel_path(child)  # None past PATH_MAX: opened by one name anyway
+                if kernel is not None and kernel != where:
+                    continue  # moved under us: what is inside is not at rel any more
+                self.visit(child, where, rel + b"/", level + 1)
+
+
+class _Largest:
+    """Heap item ordered in reverse, so the heap's top is the largest relative path."""
+
+    __slots__ = ("item", "rel")
+
+    def __init__(self, rel: bytes, item: tuple[os.stat_result, str]) -> None:
+        self.rel = rel
+        self.item = item
+
+    def __lt__(self, other: _Largest) -> bool:
+        return self.rel > other.rel
+
+
+class _Page:
+    """The smallest ``size + 1`` relative paths after ``after``, with their facts."""
+
+    def __init__(self, size: int, after: bytes | None) -> None:
+        self.size = size
+        self.after = after
+        self.heap: list[_Largest] = []
+
+    def offer(self, rel: bytes, dfd: int, name: str) -> None:
+        if self.after is not None and rel <= self.after:
+            return
+        full = len(self.heap) > self.size
+        if full and rel >= self.heap[0].rel:
+            return
+        try:  # relative to the entry's own directory, one name, never followed
+            st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            target = os.readlink(name, dir_fd=dfd) if stat.S_ISLNK(st.st_mode) else ""
+        except OSError:
+            return  # removed or replaced since the scan: not an entry of this listing
+        if full:
+            heapq.heapreplace(self.heap, _Largest(rel, (st, target)))
+        else:
+            heapq.heappush(self.heap, _Largest(rel, (st, target)))
+
+    def result(self, path: str) -> tuple[list[dict[str, Any]], str | None]:
+        ordered = sorted(self.heap, key=lambda e: e.rel)
+        more = len(ordered) > self.size
+        ordered = ordered[: self.size]
+        entries: list[dict[str, Any]] = []
+        spent = 0
+        base = path.rstrip("/") + "/"
+        base_len = len(base.encode("utf-8", "surrogateescape"))
+        for e in ordered:
+            st, target = e.item
+            spent += (_wire_len(e.rel) * 2 + base_len
+                      + _wire_len(os.fsencode(target)) + _ENTRY_OVERHEAD)
+            if spent > PAGE_BYTES and entries:
+                more = True  # the rest on the next page, which starts after the last sent
+                break
+            name = os.fsdecode(e.rel)
+            entries.append({"name": name, "info": info_of(base + name, st, target)})
+        last = entries[-1]["name"] if more else None
+        return entries, last
+
+
+def _wire_len(raw: bytes) -> int:
+    """Bytes a name or target costs in the response: a name that is not UTF-8 is sent
+    twice, as replacement characters (up to 3 bytes per byte) and as raw bytes."""
+    try:
+        raw.decode("utf-8")
+        return len(raw)
+    except UnicodeDecodeError:
+        return 4 * len(raw)
