@@ -27,6 +27,7 @@ def test_sandbox_modules_export_exactly_their_documented_names() -> None:
         "DEFAULT_OPEN_FILES",
         "Limits",
         "apply",
+        "open_files_for",
     ]
     assert sorted(seccomp.__all__) == ["DENIED", "compile_filter", "install"]
 
