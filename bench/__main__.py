@@ -202,7 +202,7 @@ def probe(name: str) -> str | None:
     """Why backend ``name`` cannot run here, or None."""
     if name == "baseline":
         return None
-    from fsgate_server import backends
+    from fsgate_server.backends import selection as backends
 
     check = backends.PROBES.get(name)
     if check is None:

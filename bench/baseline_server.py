@@ -1,7 +1,7 @@
 """``python -m bench.baseline_server`` — the benchmark's unsandboxed baseline server.
 
 Takes the same options as ``fsgate serve`` and runs the same server assembly
-(``fsgate_server.server.start``) with bench/inprocess.py's executor injected. This entry
+(``fsgate_server.transport.server.start``) with bench/inprocess.py's executor injected. This entry
 point lives in bench/ on purpose: the product has no unsandboxed mode.
 """
 from __future__ import annotations
@@ -10,7 +10,8 @@ import argparse
 import sys
 
 from fsgate_server import config as config_mod
-from fsgate_server import logs, server
+from fsgate_server.operability import logs
+from fsgate_server.transport import server
 
 from .inprocess import InProcessExecutor
 

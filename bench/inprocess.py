@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 
-from fsgate_server.executor import Helper, HelperCall, begin
+from fsgate_server.backends.channel import Helper, HelperCall, begin
 from fsgate_server.helper.main import serve_one
 from fsgate_server.helper.ops import Request
 

@@ -29,7 +29,7 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def backend_skip_reason(backend: str) -> str | None:
     """Why a backend cannot run here, or None. Never a silent skip: the reason is reported."""
     sys.path[:0] = [str(REPO / "client"), str(REPO / "service")]
-    from fsgate_server import backends
+    from fsgate_server.backends import selection as backends
 
     probe = backends.PROBES.get(backend)
     if probe is None:

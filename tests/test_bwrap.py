@@ -19,17 +19,17 @@ except ImportError:  # not installed: run from the source tree
     _ROOT = Path(__file__).resolve().parents[1]
     sys.path[:0] = [str(_ROOT / "service"), str(_ROOT / "client")]
 
-from fsgate_server import backends
-from fsgate_server.backends import BackendUnavailable
-from fsgate_server.bwrap import (
+from fsgate_server.backends import selection as backends
+from fsgate_server.backends.bwrap.backend import (
     DROP_RUNTIME_ROOT_ENV,
     NAMESPACE_FLAGS,
     BwrapExecutor,
     Command,
     check_bwrap_location,
 )
-from fsgate_server.confinement import HelperSettings
+from fsgate_server.backends import BackendUnavailable
 from fsgate_server.helper.ops import Request
+from fsgate_server.helper.settings import HelperSettings
 from fsgate_server.policy import EffectivePolicy, Root
 from fsgate_server.sandbox.rlimits import Limits
 
@@ -180,7 +180,7 @@ def test_fork_server_runs_in_exactly_the_helper_namespace(executor: BwrapExecuto
             assert by_target(server) == by_target(helper)
             tail = server.argv[server.argv.index("--") + 1 :]
             assert tail[0] == sys.executable
-            assert tail[tail.index("-m") + 1] == "fsgate_server.forkserver"
+            assert tail[tail.index("-m") + 1] == "fsgate_server.helper.forkserver"
             assert tail[tail.index("--control-fd") + 1] == str(CHANNEL_FD)
             assert tail[tail.index("--parent-pid") + 1] == "1"  # bwrap's init, inside
             assert CHANNEL_FD in server.pass_fds
@@ -355,10 +355,10 @@ def test_drop_runtime_root_test_hook_leaves_only_that_root_out(layout: Path) -> 
 
 
 def test_stopped_executor_refuses_new_helpers(executor: BwrapExecutor, layout: Path) -> None:
-    from fsgate_server.errors import ServiceError
+    from fsgate_server.errors import Failure
 
     executor.stop()
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(Failure) as err:
         executor.start(request(layout), None)
     assert err.value.reason.value == "SHUTTING_DOWN"
 
@@ -372,7 +372,7 @@ def fake_bwrap(base: Path, body: str) -> str:
 
 def test_bwrap_that_fails_to_start_gives_helper_failed_at_once_with_its_stderr_logged(
         layout: Path) -> None:
-    from fsgate_server.errors import ServiceError
+    from fsgate_server.errors import Failure
     from fsgate_server.helper.protocol import Kind
     from structlog.testing import capture_logs
 
@@ -382,7 +382,7 @@ def test_bwrap_that_fails_to_start_gives_helper_failed_at_once_with_its_stderr_l
                                                 "exit 1"),
                        environ={}, startup_files=(), import_path=())
     began = time.monotonic()
-    with capture_logs() as logs, pytest.raises(ServiceError) as err:
+    with capture_logs() as logs, pytest.raises(Failure) as err:
         call = ex.start(request(layout), began + 60)
         try:
             call.expect(Kind.RESULT)
@@ -396,7 +396,7 @@ def test_bwrap_that_fails_to_start_gives_helper_failed_at_once_with_its_stderr_l
 
 
 def test_bwrap_that_hangs_is_killed_at_the_deadline(layout: Path) -> None:
-    from fsgate_server.errors import ServiceError
+    from fsgate_server.errors import Failure
     from fsgate_server.helper.protocol import Kind
 
     ex = BwrapExecutor(HelperSettings(runtime_roots=(), limits=Limits()),
@@ -404,7 +404,7 @@ def test_bwrap_that_hangs_is_killed_at_the_deadline(layout: Path) -> None:
                        bwrap=fake_bwrap(layout, "exec sleep 60"), environ={},
                        startup_files=(), import_path=())
     began = time.monotonic()
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(Failure) as err:
         call = ex.start(request(layout), began + 0.5)
         try:
             call.expect(Kind.RESULT)
@@ -464,7 +464,7 @@ def test_a_key_evicted_or_replaced_mid_request_keeps_its_helper_alive(tmp_path: 
     # a bind source changed, must outlive the requests its helpers are serving.
     if not backends.probe_bwrap().ok:
         pytest.skip("bwrap unavailable here")
-    from fsgate_server.bwrap import WARM_KEYS
+    from fsgate_server.backends.bwrap.backend import WARM_KEYS
     from fsgate_server.helper.protocol import Kind
     from fsgate_server.runtime_roots import runtime_roots
     from fsgate_server.sandbox import landlock

@@ -15,7 +15,8 @@ except ImportError:  # not installed: run from the source tree
     _ROOT = Path(__file__).resolve().parents[1]
     sys.path[:0] = [str(_ROOT / "service"), str(_ROOT / "client")]
 
-from fsgate_server import backends, doctor
+from fsgate_server.backends import selection as backends
+from fsgate_server.operability import doctor
 from fsgate_server.sandbox import landlock
 
 from .conftest import server_env
@@ -62,7 +63,7 @@ def test_doctor_text_output_names_the_auto_choice_and_the_runtime_roots() -> Non
 
 def test_doctor_exits_nonzero_when_no_backend_works(monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from fsgate_server import logs
+    from fsgate_server.operability import logs
 
     monkeypatch.setattr(logs, "configure", lambda *_args: None)  # keep pytest's logging
     for name in backends.PREFERENCE:

@@ -15,7 +15,7 @@ except ImportError:  # not installed: run from the source tree
     _ROOT = Path(__file__).resolve().parents[1]
     sys.path[:0] = [str(_ROOT / "service"), str(_ROOT / "client")]
 
-from fsgate_server.confinement import HelperSettings
+from fsgate_server.helper.settings import HelperSettings
 from fsgate_server.runtime_roots import runtime_roots
 from fsgate_server.sandbox.rlimits import Limits
 
@@ -26,7 +26,7 @@ def start_forkserver() -> tuple[socket.socket, subprocess.Popen[str]]:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     settings = HelperSettings(runtime_roots=tuple(runtime_roots()), limits=Limits())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fsgate_server.forkserver", "--control-fd",
+        [sys.executable, "-m", "fsgate_server.helper.forkserver", "--control-fd",
          str(theirs.fileno()), "--parent-pid", str(os.getpid()),
          "--settings", json.dumps(settings.to_json())],
         pass_fds=[theirs.fileno()], env=server_env(), stdin=subprocess.DEVNULL,

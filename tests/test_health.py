@@ -9,8 +9,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from fsgate_server import health as health_mod
-from fsgate_server.health import SERVICES, Health
+from fsgate_server.transport import health as health_mod
+from fsgate_server.transport.health import SERVICES, Health
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -1,7 +1,7 @@
 """Running helpers: tracked while they serve, all killed at shutdown, late ones at once."""
 from __future__ import annotations
 
-from fsgate_server.inflight import Inflight
+from fsgate_server.transport.inflight import Inflight
 
 
 class FakeHelper:

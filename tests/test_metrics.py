@@ -1,7 +1,7 @@
 """Metrics: what one finished request, one helper start and the helper gauge record."""
 from __future__ import annotations
 
-from fsgate_server.metrics import Metrics
+from fsgate_server.operability.metrics import Metrics
 
 
 def sample(m: Metrics, name: str, **labels: str) -> float:

@@ -13,7 +13,7 @@ except ImportError:  # not installed: run from the source tree
     _ROOT = Path(__file__).resolve().parents[1]
     sys.path[:0] = [str(_ROOT / "service"), str(_ROOT / "client")]
 
-from fsgate_server.mounts import MountTable, below, parse_mountinfo, unescape
+from fsgate_server.backends.bwrap.mounts import MountTable, below, parse_mountinfo, unescape
 
 SAMPLE = """\
 22 27 0:21 / /proc rw,relatime - proc proc rw

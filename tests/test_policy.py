@@ -7,12 +7,12 @@ import posixpath
 from pathlib import Path
 
 import pytest
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 from fsgate_server import policy
+from fsgate_server.errors import Failure
 from fsgate_server.policy import (
     MAX_POLICY_ENTRIES,
     EffectivePolicy,
-    PolicyError,
     RequestPolicy,
     Root,
     check_path_string,
@@ -30,7 +30,7 @@ REF = Root("/ref", writable=False)
 CEILING = (WS, REF)
 
 
-def reason_of(exc_info: pytest.ExceptionInfo[PolicyError]) -> Reason:
+def reason_of(exc_info: pytest.ExceptionInfo[Failure]) -> Reason:
     return exc_info.value.reason
 
 
@@ -41,7 +41,6 @@ def test_public_surface_is_pinned() -> None:
             "MAX_PATH_BYTES",
             "MAX_POLICY_ENTRIES",
             "EffectivePolicy",
-            "PolicyError",
             "RequestPolicy",
             "Root",
             "check_path_string",
@@ -55,7 +54,7 @@ def test_public_surface_is_pinned() -> None:
 
 
 def test_policy_error_carries_reason_message_and_path() -> None:
-    error = PolicyError(Reason.OUTSIDE_POLICY, "nope", "/ws/x")
+    error = Failure(Reason.OUTSIDE_POLICY, "nope", "/ws/x")
     assert (error.reason, error.message, error.path, str(error)) == (
         Reason.OUTSIDE_POLICY,
         "nope",
@@ -68,20 +67,20 @@ def test_policy_error_carries_reason_message_and_path() -> None:
 
 
 def test_empty_path_is_invalid_path() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         check_path_string("")
     assert reason_of(exc) == Reason.INVALID_PATH
 
 
 def test_nul_byte_is_invalid_path() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         check_path_string("/ws/a\x00b")
     assert reason_of(exc) == Reason.INVALID_PATH
     assert "NUL" in exc.value.message
 
 
 def test_lone_surrogate_is_invalid_path() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         check_path_string("/ws/\udcff")
     assert reason_of(exc) == Reason.INVALID_PATH
     assert "UTF-8" in exc.value.message
@@ -92,7 +91,7 @@ def test_component_of_255_bytes_is_accepted() -> None:
 
 
 def test_component_over_255_bytes_is_invalid_path() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         check_path_string("/ws/" + "é" * 128)  # 256 bytes, only 128 characters
     assert reason_of(exc) == Reason.INVALID_PATH
 
@@ -104,14 +103,14 @@ def test_path_of_4096_bytes_is_accepted() -> None:
 
 
 def test_path_over_4096_bytes_is_invalid_path() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         check_path_string("/a" * 2048 + "/")
     assert reason_of(exc) == Reason.INVALID_PATH
 
 
 def test_path_length_counts_utf8_bytes_not_characters() -> None:
     path = "/" + "/".join(["€" * 80] * 20)  # 1620 characters, 4820 bytes
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         check_path_string(path)
     assert reason_of(exc) == Reason.INVALID_PATH
 
@@ -119,7 +118,7 @@ def test_path_length_counts_utf8_bytes_not_characters() -> None:
 def test_relative_path_over_4096_bytes_once_joined_onto_cwd_is_invalid_path() -> None:
     cwd = "/c" * 1500  # 3000 bytes
     path = "p/" * 1000  # 2000 bytes
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         normalize(path, cwd)
     assert reason_of(exc) == Reason.INVALID_PATH
 
@@ -156,19 +155,19 @@ def test_relative_path_is_joined_onto_cwd() -> None:
 
 
 def test_relative_path_without_cwd_fails_cwd_required() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         normalize("a/b")
     assert reason_of(exc) == Reason.CWD_REQUIRED
 
 
 def test_relative_cwd_fails_invalid_policy() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         normalize("a", "ws")
     assert reason_of(exc) == Reason.INVALID_POLICY
 
 
 def test_cwd_with_nul_byte_fails_invalid_policy() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         normalize("a", "/ws\x00")
     assert reason_of(exc) == Reason.INVALID_POLICY
 
@@ -465,7 +464,7 @@ def test_relative_entries_are_resolved_against_cwd() -> None:
 
 
 def test_relative_entry_without_cwd_fails_cwd_required() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         effective_policy(CEILING, RequestPolicy(denied_paths=("secret",)))
     assert reason_of(exc) == Reason.CWD_REQUIRED
 
@@ -490,46 +489,46 @@ def test_resolve_returns_normalized_path_and_effective_policy() -> None:
 
 
 def test_path_outside_ceiling_fails_outside_policy() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/etc/passwd", None, CEILING, write=False)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
 
 def test_dotdot_cannot_escape_root() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws/../etc/passwd", None, CEILING, write=False)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
     assert exc.value.path == "/etc/passwd"
 
 
 def test_relative_dotdot_cannot_escape_root() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("../../etc/passwd", RequestPolicy(cwd="/ws/sub"), CEILING, write=False)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
 
 def test_dotdot_past_slash_stays_at_slash_and_outside_policy() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/../../../ws2", None, CEILING, write=False)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
 
 def test_prefix_sibling_of_a_root_fails_outside_policy() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws2/a", None, CEILING, write=False)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
 
 def test_parent_of_a_root_fails_outside_policy() -> None:
     # Listing "/" would reveal what lies next to the roots.
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/", None, CEILING, write=False)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
 
 def test_path_inside_a_denied_path_fails_outside_policy() -> None:
     request = RequestPolicy(denied_paths=("/ws/secrets",))
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws/secrets/key", request, CEILING, write=False)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
@@ -541,7 +540,7 @@ def test_denied_path_does_not_deny_its_prefix_sibling() -> None:
 
 def test_dotdot_cannot_dodge_a_denied_path() -> None:
     request = RequestPolicy(denied_paths=("/ws/secret",))
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws/public/../secret/key", request, CEILING, write=False)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
@@ -552,7 +551,7 @@ def test_write_without_request_policy_is_allowed_in_a_read_write_root() -> None:
 
 def test_write_to_a_read_only_root_fails_outside_policy() -> None:
     resolve("/ref/a", None, CEILING, write=False)
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ref/a", None, CEILING, write=True)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
@@ -561,22 +560,22 @@ def test_write_outside_the_request_writable_roots_fails_outside_policy() -> None
     request = RequestPolicy(writable_roots=("/ws/out",))
     assert resolve("/ws/out/x", request, CEILING, write=True)[0] == "/ws/out/x"
     assert resolve("/ws/src/x", request, CEILING, write=False)[0] == "/ws/src/x"
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws/src/x", request, CEILING, write=True)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
 
 def test_write_with_empty_writable_roots_fails_outside_policy() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws/a", RequestPolicy(), CEILING, write=True)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
 
 def test_relative_request_path_without_cwd_fails_cwd_required() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("a.txt", None, CEILING, write=False)
     assert reason_of(exc) == Reason.CWD_REQUIRED
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("a.txt", RequestPolicy(readable_roots=("/ws",)), CEILING, write=False)
     assert reason_of(exc) == Reason.CWD_REQUIRED
 
@@ -584,7 +583,7 @@ def test_relative_request_path_without_cwd_fails_cwd_required() -> None:
 @pytest.mark.parametrize("field", ["readable_roots", "writable_roots", "denied_paths"])
 def test_relative_policy_entry_without_cwd_fails_cwd_required(field: str) -> None:
     request = RequestPolicy(**{field: ("rel",)})  # type: ignore[arg-type]
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws/a", request, CEILING, write=False)
     assert reason_of(exc) == Reason.CWD_REQUIRED
 
@@ -617,7 +616,7 @@ def test_cwd_need_not_lie_inside_the_policy() -> None:
 
 @pytest.mark.parametrize("cwd", ["ws", "./ws", "/ws\x00", "/\udcff", "/" + "x" * 256])
 def test_used_invalid_cwd_fails_invalid_policy(cwd: str) -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("a", RequestPolicy(cwd=cwd), CEILING, write=False)
     assert reason_of(exc) == Reason.INVALID_POLICY
     assert "sandbox.cwd" in exc.value.message
@@ -629,39 +628,39 @@ def test_invalid_policy_entry_fails_invalid_policy_and_names_the_entry(
     field: str, bad: str
 ) -> None:
     request = RequestPolicy(**{field: ("/ws/ok", bad)})  # type: ignore[arg-type]
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws/ok", request, CEILING, write=False)
     assert reason_of(exc) == Reason.INVALID_POLICY
     assert f"sandbox.{field}[1]" in exc.value.message
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         effective_policy(CEILING, request)
     assert reason_of(exc) == Reason.INVALID_POLICY
 
 
 def test_invalid_entry_is_reported_before_a_missing_cwd() -> None:
     request = RequestPolicy(readable_roots=("rel",), denied_paths=("/ws/\x00",))
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws/a", request, CEILING, write=False)
     assert reason_of(exc) == Reason.INVALID_POLICY
 
 
 def test_invalid_request_path_fails_invalid_path_before_anything_else() -> None:
     request = RequestPolicy(readable_roots=("\x00",))
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("rel\x00", request, CEILING, write=False)
     assert reason_of(exc) == Reason.INVALID_PATH
 
 
 @pytest.mark.parametrize("path", ["", "/ws/\x00", "/ws/\udcff", "/ws/" + "n" * 256, "/a" * 2049])
 def test_invalid_path_error_does_not_echo_the_path(path: str) -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve(path, None, CEILING, write=False)
     assert reason_of(exc) == Reason.INVALID_PATH
     assert exc.value.path == ""
 
 
 def test_outside_policy_error_carries_the_normalized_path() -> None:
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/etc//./passwd", None, CEILING, write=False)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
     assert exc.value.path == "/etc/passwd"
@@ -672,7 +671,7 @@ def test_outside_policy_error_carries_the_normalized_path() -> None:
 def test_too_many_policy_entries_fail_invalid_policy(field: str) -> None:
     entries = tuple(f"/ws/{i}" for i in range(MAX_POLICY_ENTRIES + 1))
     request = RequestPolicy(**{field: entries})  # type: ignore[arg-type]
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws/a", request, CEILING, write=False)
     assert reason_of(exc) == Reason.INVALID_POLICY
 
@@ -681,7 +680,7 @@ def test_names_are_taken_literally_in_policy_checks() -> None:
     # "%2e%2e" is not "..", and "~" is not a home directory.
     request = RequestPolicy(readable_roots=("/ws/~",))
     assert resolve("/ws/~/%2e%2e/x", request, CEILING, write=False)[0] == "/ws/~/%2e%2e/x"
-    with pytest.raises(PolicyError) as exc:
+    with pytest.raises(Failure) as exc:
         resolve("/ws/%7E/x", request, CEILING, write=False)
     assert reason_of(exc) == Reason.OUTSIDE_POLICY
 
@@ -689,7 +688,7 @@ def test_names_are_taken_literally_in_policy_checks() -> None:
 def test_case_variant_of_a_denied_path_is_denied_too() -> None:
     # A case-insensitive file system reaches the same file through it (issue 4).
     request = RequestPolicy(denied_paths=("/ws/Secret",))
-    with pytest.raises(PolicyError) as err:
+    with pytest.raises(Failure) as err:
         resolve("/ws/secret/key", request, CEILING, write=False)
     assert err.value.reason is Reason.OUTSIDE_POLICY
 
@@ -835,7 +834,7 @@ def test_resolve_agrees_with_the_effective_policy(
     allowed = effective.can_write(path) if write else effective.can_read(path)
     try:
         normalized, returned = resolve(path, request, ceiling, write=write)
-    except PolicyError as exc:
+    except Failure as exc:
         assert exc.reason == Reason.OUTSIDE_POLICY
         assert not allowed
     else:
@@ -853,7 +852,7 @@ def test_resolve_agrees_with_the_effective_policy(
 ])
 def test_request_narrowed_to_dot_git_cannot_write_protected_paths(
         path: str, sandbox: RequestPolicy) -> None:
-    with pytest.raises(PolicyError) as err:
+    with pytest.raises(Failure) as err:
         policy.resolve(path, sandbox, CEILING, write=True, protected=(".git/config",
                                                                       ".git/hooks/**"))
     assert reason_of(err) is Reason.PROTECTED_PATH

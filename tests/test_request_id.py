@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from fsgate_server import request_id
+from fsgate_server.transport import request_id
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 

@@ -15,9 +15,9 @@ from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
 from fsgate_server.config import Config
 from fsgate_server.helper.protocol import Kind
-from fsgate_server.logs import redact_secrets
+from fsgate_server.operability.logs import redact_secrets
 from fsgate_server.policy import Root
-from fsgate_server.servicer import FileSystemServicer
+from fsgate_server.transport.handlers import FileSystemServicer
 
 from .helpers import rpc_reason
 

@@ -12,7 +12,7 @@ Failures raise the :class:`FsgateError` tree; branch on the class (or ``.code`` 
 ``.reason``), never on the message.
 """
 
-# Names load on first use (PEP 562): the sandboxed helper imports fsgate._reasons, and
+# Names load on first use (PEP 562): the sandboxed helper imports fsgate.reasons, and
 # must not pay for grpc and asyncio, which only the client needs.
 import importlib
 from typing import TYPE_CHECKING, Any
@@ -50,8 +50,8 @@ if TYPE_CHECKING:
         Unavailable,
         VersionMismatch,
     )
-    from fsgate._reasons import Reason
     from fsgate._types import DirEntry, FileInfo, FileType, Policy, Timeouts, WriteMode, WriteResult
+    from fsgate.reasons import Reason
 
 _LAZY = {
     "AsyncClient": "fsgate._async_client",
@@ -84,7 +84,7 @@ _LAZY = {
     "Unauthenticated": "fsgate._errors",
     "Unavailable": "fsgate._errors",
     "VersionMismatch": "fsgate._errors",
-    "Reason": "fsgate._reasons",
+    "Reason": "fsgate.reasons",
     "DirEntry": "fsgate._types",
     "FileInfo": "fsgate._types",
     "FileType": "fsgate._types",

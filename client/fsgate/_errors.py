@@ -21,7 +21,7 @@ import grpc.aio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from fsgate._reasons import DOMAIN, Reason
+from fsgate.reasons import DOMAIN, Reason
 
 __all__ = [
     "AlreadyExists",

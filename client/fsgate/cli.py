@@ -44,7 +44,6 @@ from fsgate._progress import (
     progress,
     wants_progress,
 )
-from fsgate._reasons import Reason
 from fsgate._types import (
     FileType,
     Policy,
@@ -52,6 +51,7 @@ from fsgate._types import (
     WriteMode,
     is_relative,
 )
+from fsgate.reasons import Reason
 
 __all__ = ["DEFAULT_TARGET", "EXIT_CODES", "add_client_commands", "exit_code_for", "main"]
 

@@ -7,11 +7,13 @@ import sys
 
 from fsgate import cli as client_cli
 
-from . import config as config_mod
+from fsgate_server import config as config_mod
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from . import backends, logs, server  # the server's imports stay out of the client commands
+    from fsgate_server.backends import BackendUnavailable
+    from fsgate_server.operability import logs
+    from fsgate_server.transport import server
 
     try:
         cfg = config_mod.load(args)
@@ -21,7 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
         config_mod.validate(cfg)
         logs.configure(cfg.log_format, cfg.log_level)
         running = server.start(cfg)
-    except (config_mod.ConfigError, backends.BackendUnavailable) as exc:
+    except (config_mod.ConfigError, BackendUnavailable) as exc:
         print(f"fsgate serve: {exc}", file=sys.stderr)
         return 2
     server.serve_forever(running, cfg.shutdown_grace)
@@ -29,7 +31,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from . import doctor
+    from fsgate_server.operability import doctor
 
     return doctor.main(args)
 
@@ -48,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=("debug", "info", "warning", "error"),
                         help="level of the trial helpers' log lines, on stderr")
     doctor.set_defaults(func=_doctor)
-    from .health import add_health_command  # grpc and the health stubs only
+    from fsgate_server.transport.health import add_health_command  # grpc and the health stubs only
 
     add_health_command(sub)
     client_cli.add_client_commands(sub)

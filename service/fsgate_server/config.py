@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .policy import Root
-from .protected import DEFAULT_PROTECTED
-from .protected import validate as validate_globs
+from fsgate_server.policy import Root
+from fsgate_server.protected import DEFAULT_PROTECTED
+from fsgate_server.protected import validate as validate_globs
 
 GiB = 1 << 30
 

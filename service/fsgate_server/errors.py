@@ -1,19 +1,18 @@
-"""The server's one exception type and its mapping onto a gRPC status with ErrorInfo.
+"""The one exception every part of the server raises for a failure the caller is told
+about (policy checks, helpers, backends, handlers), and the shortening of the paths it
+carries. Free of grpc: the confined helper raises it too. It becomes a gRPC status in one
+place, at the transport boundary (transport/status.py).
 
 A whole error (message plus ErrorInfo, sent base64 in the trailing metadata) must fit a
 client's default 8 KiB metadata limit whatever the path's length (SPEC §3), so every path it
-carries is shortened here, in ``to_status``, the one place a ServiceError leaves the server.
+carries is shortened on the way out (``shorten``, ``shorten_message``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NoReturn
+from fsgate.reasons import Reason
 
-import grpc
-from fsgate._reasons import DOMAIN, STATUS_CODE, Reason
-from google.protobuf import any_pb2
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
+__all__ = ["ELLIPSIS", "MAX_MESSAGE_BYTES", "MAX_PATH_IN_ERROR", "Failure", "shorten",
+           "shorten_message"]
 
 MAX_PATH_IN_ERROR = 512
 """Most UTF-8 bytes of one path in an error's message or metadata; longer ones keep head and
@@ -47,8 +46,10 @@ def shorten_message(message: str, paths: tuple[str, ...] = ()) -> str:
     return shorten(message, MAX_MESSAGE_BYTES)
 
 
-class ServiceError(Exception):
-    """A failure the caller is told about: a contract reason, a message for people, a path."""
+class Failure(Exception):
+    """A failure the caller is told about: a contract reason, a message for people, and the
+    normalized request path when there is one (the caller's own input, safe to echo; empty
+    for invalid paths, which may not even be representable in an error detail)."""
 
     def __init__(self, reason: Reason, message: str, path: str = "") -> None:
         super().__init__(message)
@@ -56,35 +57,5 @@ class ServiceError(Exception):
         self.message = message
         self.path = path
 
-    @property
-    def code(self) -> grpc.StatusCode:
-        return STATUS_CODE[self.reason]
-
-    def to_status(self) -> grpc.Status:
-        metadata = {"path": shorten(self.path)} if self.path else {}
-        detail = any_pb2.Any()
-        detail.Pack(error_details_pb2.ErrorInfo(reason=self.reason.value, domain=DOMAIN,
-                                                metadata=metadata))
-        code = self.code.value[0]
-        message = shorten_message(self.message, (self.path,))
-        return rpc_status.to_status(status_pb2.Status(code=code, message=message,
-                                                      details=[detail]))
-
-
-def abort(context: grpc.ServicerContext, err: ServiceError,
-          trailing_metadata: tuple[tuple[str, str], ...] = ()) -> NoReturn:
-    """Fail the call with ``err``; ``trailing_metadata`` is sent along with the status
-    (abort_with_status would otherwise replace what set_trailing_metadata set)."""
-    status = err.to_status()
-    if trailing_metadata:
-        status = _Status(status.code, status.details,
-                         tuple(status.trailing_metadata) + tuple(trailing_metadata))
-    context.abort_with_status(status)
-    raise AssertionError("abort_with_status returned")  # pragma: no cover
-
-
-@dataclass(frozen=True)
-class _Status(grpc.Status):
-    code: grpc.StatusCode
-    details: str
-    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+    def __repr__(self) -> str:
+        return f"Failure({self.reason!s}, {self.message!r}, path={self.path!r})"

@@ -53,16 +53,16 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from .protected import is_protected
+from fsgate_server.errors import Failure
+from fsgate_server.protected import is_protected
 
 __all__ = [
     "MAX_NAME_BYTES",
     "MAX_PATH_BYTES",
     "MAX_POLICY_ENTRIES",
     "EffectivePolicy",
-    "PolicyError",
     "RequestPolicy",
     "Root",
     "check_path_string",
@@ -81,24 +81,6 @@ MAX_POLICY_ENTRIES = 1024
 """Most entries accepted in each of readable_roots, writable_roots and denied_paths."""
 
 
-class PolicyError(Exception):
-    """A request was rejected by the policy layer; ``reason`` says why, for code to branch on.
-
-    ``path`` is the normalized request path when there is one (it is the caller's own
-    input, so safe to echo); it stays empty for invalid paths, which may not even be
-    representable in an error detail.
-    """
-
-    def __init__(self, reason: Reason, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.path = path
-
-    def __repr__(self) -> str:
-        return f"PolicyError({self.reason!s}, {self.message!r}, path={self.path!r})"
-
-
 @dataclass(frozen=True)
 class Root:
     """One server root: a normalized absolute path and whether it may be written."""
@@ -109,7 +91,7 @@ class Root:
     def __post_init__(self) -> None:
         try:
             _check_string(self.path, Reason.INVALID_PATH, "root path")
-        except PolicyError as exc:
+        except Failure as exc:
             raise ValueError(exc.message) from exc
         if not self.path.startswith("/"):
             raise ValueError(f"root path {self.path!r} is not absolute")
@@ -205,7 +187,7 @@ class EffectivePolicy:
 
 
 def check_path_string(path: str) -> None:
-    """Raise ``PolicyError(INVALID_PATH)`` unless ``path`` is an acceptable path string."""
+    """Raise ``Failure(INVALID_PATH)`` unless ``path`` is an acceptable path string."""
     _check_string(path, Reason.INVALID_PATH, "path")
 
 
@@ -239,7 +221,7 @@ def is_cwd_dependent(path: str, policy: RequestPolicy | None) -> bool:
 def effective_policy(ceiling: Sequence[Root], request: RequestPolicy | None) -> EffectivePolicy:
     """Intersect a request's policy with the ceiling (see the module docstring).
 
-    Raises ``PolicyError`` (``INVALID_POLICY`` / ``CWD_REQUIRED``) for bad entries; entries
+    Raises ``Failure`` (``INVALID_POLICY`` / ``CWD_REQUIRED``) for bad entries; entries
     that are merely outside the ceiling are dropped.
     """
     if request is None:
@@ -270,19 +252,19 @@ def resolve(
         effective = dataclasses.replace(effective, protected=tuple(protected),
                                         protection_roots=_protection_roots(ceiling))
     if write and effective.is_protected(normalized):
-        raise PolicyError(
+        raise Failure(
             Reason.PROTECTED_PATH,
             f"{normalized} is a protected path: readable, never writable",
             normalized,
         )
     if write and not effective.can_write(normalized):
-        raise PolicyError(
+        raise Failure(
             Reason.OUTSIDE_POLICY,
             f"{normalized} is not writable under the effective sandbox policy",
             normalized,
         )
     if not write and not effective.can_read(normalized):
-        raise PolicyError(
+        raise Failure(
             Reason.OUTSIDE_POLICY,
             f"{normalized} is outside the effective sandbox policy",
             normalized,
@@ -297,17 +279,17 @@ _LISTS = ("readable_roots", "writable_roots", "denied_paths")
 
 def _check_string(value: str, reason: Reason, what: str) -> None:
     if not value:
-        raise PolicyError(reason, f"{what} is empty")
+        raise Failure(reason, f"{what} is empty")
     if "\x00" in value:
-        raise PolicyError(reason, f"{what} contains a NUL byte")
+        raise Failure(reason, f"{what} contains a NUL byte")
     try:
         encoded = value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise PolicyError(reason, f"{what} is not valid UTF-8") from exc
+        raise Failure(reason, f"{what} is not valid UTF-8") from exc
     if len(encoded) > MAX_PATH_BYTES:
-        raise PolicyError(reason, f"{what} is longer than {MAX_PATH_BYTES} bytes")
+        raise Failure(reason, f"{what} is longer than {MAX_PATH_BYTES} bytes")
     if any(len(name) > MAX_NAME_BYTES for name in encoded.split(b"/")):
-        raise PolicyError(reason, f"{what} has a component longer than {MAX_NAME_BYTES} bytes")
+        raise Failure(reason, f"{what} has a component longer than {MAX_NAME_BYTES} bytes")
 
 
 def _parts(path: str) -> list[str]:
@@ -333,15 +315,15 @@ def _normalize(value: str, cwd: str, reason: Reason, what: str) -> str:
     if value.startswith("/"):
         return _join(_parts(value))
     if not cwd:
-        raise PolicyError(
+        raise Failure(
             Reason.CWD_REQUIRED, f"{what} is relative but the request has no sandbox.cwd"
         )
     _check_string(cwd, Reason.INVALID_POLICY, "sandbox.cwd")
     if not cwd.startswith("/"):
-        raise PolicyError(Reason.INVALID_POLICY, "sandbox.cwd is not an absolute path")
+        raise Failure(Reason.INVALID_POLICY, "sandbox.cwd is not an absolute path")
     result = _join(_parts(f"{cwd}/{value}"))
     if len(result.encode("utf-8")) > MAX_PATH_BYTES:
-        raise PolicyError(
+        raise Failure(
             reason, f"{what} is longer than {MAX_PATH_BYTES} bytes once joined onto sandbox.cwd"
         )
     return result
@@ -357,7 +339,7 @@ def _check_entries(request: RequestPolicy) -> None:
     for name in _LISTS:
         values: tuple[str, ...] = getattr(request, name)
         if len(values) > MAX_POLICY_ENTRIES:
-            raise PolicyError(
+            raise Failure(
                 Reason.INVALID_POLICY,
                 f"sandbox.{name} has {len(values)} entries; at most {MAX_POLICY_ENTRIES}",
             )
@@ -371,13 +353,13 @@ def _cwd_for(path: str | None, request: RequestPolicy | None) -> str:
         return ""
     cwd = "" if request is None else request.cwd
     if not cwd:
-        raise PolicyError(
+        raise Failure(
             Reason.CWD_REQUIRED,
             "the request uses a relative path but has no sandbox.cwd to resolve it against",
         )
     _check_string(cwd, Reason.INVALID_POLICY, "sandbox.cwd")
     if not cwd.startswith("/"):
-        raise PolicyError(Reason.INVALID_POLICY, "sandbox.cwd is not an absolute path")
+        raise Failure(Reason.INVALID_POLICY, "sandbox.cwd is not an absolute path")
     return cwd
 
 

@@ -16,8 +16,8 @@ import pytest
 from fsgate._channel import RETRY_POLICY
 from fsgate._cli_local import local_error
 from fsgate._progress import PROGRESS_MIN_BYTES, wants_progress
-from fsgate._reasons import STATUS_CODE, Reason
 from fsgate.cli import add_client_commands, main
+from fsgate.reasons import STATUS_CODE, Reason
 from fsgate.v1 import fsgate_pb2
 
 from . import FakeFileSystem, file_info, serve, status_with_reason

@@ -18,7 +18,7 @@ import grpc
 import pytest
 from fsgate import Client, FileType, Policy, Timeouts, WriteMode
 from fsgate._channel import RETRY_POLICY
-from fsgate._reasons import STATUS_CODE
+from fsgate.reasons import STATUS_CODE
 from fsgate.v1 import fsgate_pb2
 
 from . import MTIME, FakeFileSystem, file_info, serve, status_with_reason

@@ -10,7 +10,7 @@ import fsgate
 import grpc
 import pytest
 from fsgate._errors import exception_for, from_rpc_error
-from fsgate._reasons import STATUS_CODE, Reason
+from fsgate.reasons import STATUS_CODE, Reason
 from google.rpc import status_pb2
 
 from . import status_with_reason

@@ -14,7 +14,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from fsgate_server import cli, config, server
+from fsgate_server import cli, config
+from fsgate_server.transport import server
 
 from ..conftest import REPO
 from .dockerfile import parse

@@ -20,7 +20,7 @@ from pathlib import Path
 import fsgate
 import grpc
 import pytest
-from fsgate_server.bwrap import DROP_RUNTIME_ROOT_ENV
+from fsgate_server.backends.bwrap.backend import DROP_RUNTIME_ROOT_ENV
 from fsgate_server.runtime_roots import RuntimeFacts
 
 from ..conftest import SRC_PATH, ServerProcess, backend_skip_reason, start_server

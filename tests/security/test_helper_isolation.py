@@ -12,12 +12,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
 from fsgate_server.config import Config
-from fsgate_server.confinement import confinement_for
 from fsgate_server.helper.ops import Request
+from fsgate_server.helper.settings import confinement_for
 from fsgate_server.policy import Root, effective_policy
 from fsgate_server.sandbox.confine import confine
 
@@ -98,8 +97,8 @@ def test_bwrap_helper_lives_in_its_own_network_namespace(
 
 
 def test_helper_confined_like_a_request_cannot_open_tcp_or_udp_sockets(tmp_path: Path) -> None:
-    from fsgate_server.server import helper_settings
     from fsgate_server.runtime_roots import runtime_roots
+    from fsgate_server.transport.server import helper_settings
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

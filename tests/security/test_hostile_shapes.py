@@ -6,10 +6,9 @@ import os
 import threading
 from pathlib import Path
 
+import fsgate
 import grpc
 import pytest
-
-import fsgate
 
 from ..conftest import start_server
 

@@ -3,11 +3,10 @@ INTERNAL or UNKNOWN, never crash, and never let an outside secret through."""
 from __future__ import annotations
 
 import grpc
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ..conftest import ServerProcess
 

@@ -20,14 +20,15 @@ import socket
 import stat
 from typing import Any
 
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from ..policy import EffectivePolicy
-from . import protocol
-from .protocol import Kind
-from .request import OpError, Request, info_of
-from .resolve import closing_fd, kernel_path, reopen
-from .walk import join, resolve
+from fsgate_server.errors import Failure
+from fsgate_server.helper import protocol
+from fsgate_server.helper.protocol import Kind
+from fsgate_server.helper.request import Request, info_of
+from fsgate_server.helper.resolve import closing_fd, kernel_path, reopen
+from fsgate_server.helper.walk import join, resolve
+from fsgate_server.policy import EffectivePolicy
 
 # Estimated wire bytes of one page; the server's ListDirResponse stays well below 4 MiB.
 PAGE_BYTES = 2 << 20
@@ -44,7 +45,7 @@ def op_list(sock: socket.socket, req: Request) -> None:
     found = resolve(req.path, req.policy.can_read, req.policy.readable, follow=True)
     with closing_fd(found.fd) as pfd:
         if not stat.S_ISDIR(found.st.st_mode):
-            raise OpError(Reason.NOT_A_DIRECTORY, f"{req.path}: not a directory")
+            raise Failure(Reason.NOT_A_DIRECTORY, f"{req.path}: not a directory")
         dfd = reopen(pfd, os.O_RDONLY | os.O_DIRECTORY, req.path)
     with closing_fd(dfd):
         _Walk(req.policy, found.real, depth, max_entries, req.path, page).visit(dfd, found.real,
@@ -76,7 +77,7 @@ class _Walk:
                     continue  # denied paths do not show up, not even their names
                 self.count += 1
                 if self.count > self.budget:
-                    raise OpError(Reason.TOO_LARGE,
+                    raise Failure(Reason.TOO_LARGE,
                                   f"{self.path}: more than {self.budget} entries to list")
                 self.page.offer(rel, fd, entry.name)
                 if level < self.depth and entry.is_dir(follow_symlinks=False):

@@ -13,10 +13,10 @@ import socket
 import sys
 from collections.abc import Callable
 
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from . import ops, protocol
-from .protocol import Kind
+from fsgate_server.helper import ops, protocol
+from fsgate_server.helper.protocol import Kind
 
 Confine = Callable[[ops.Request], None]
 
@@ -64,7 +64,7 @@ def _report(sock: socket.socket, reason: Reason, message: str, detail: str = "")
 
 def main(argv: list[str] | None = None) -> int:
     """Exec'd form: the channel is an inherited fd, confinement settings come as JSON."""
-    from ..confinement import confiner_from_json
+    from fsgate_server.helper.settings import confiner_from_json
 
     fd, confinement = _parse_args(sys.argv[1:] if argv is None else argv)
     sock = socket.socket(fileno=fd)

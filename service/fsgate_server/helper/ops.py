@@ -16,17 +16,18 @@ import dataclasses
 import socket
 from collections.abc import Callable
 
-from . import protocol
-from .listing import op_list
-from .protocol import Kind
-from .reading import op_read, op_stat
-from .request import OpError, Request, file_type, info_of, version_of
-from .resolve import classify, fd_path, reopen
-from .temps import MARKER, TEMP_PREFIX, op_sweep
-from .walk import enforced
-from .writing import Abandoned, op_write
+from fsgate_server.errors import Failure
+from fsgate_server.helper import protocol
+from fsgate_server.helper.listing import op_list
+from fsgate_server.helper.protocol import Kind
+from fsgate_server.helper.reading import op_read, op_stat
+from fsgate_server.helper.request import Request, file_type, info_of, version_of
+from fsgate_server.helper.resolve import classify, fd_path, reopen
+from fsgate_server.helper.temps import MARKER, TEMP_PREFIX, op_sweep
+from fsgate_server.helper.walk import enforced
+from fsgate_server.helper.writing import Abandoned, op_write
 
-__all__ = ["MARKER", "OPS", "TEMP_PREFIX", "OpError", "Request", "classify", "fd_path",
+__all__ = ["MARKER", "OPS", "TEMP_PREFIX", "Failure", "Request", "classify", "fd_path",
            "file_type", "info_of", "reopen", "run", "version_of"]
 
 
@@ -44,7 +45,7 @@ def run(sock: socket.socket, req: Request) -> None:
     try:
         policy = enforced(req.policy)
         OPS[req.op](sock, req if policy is req.policy else dataclasses.replace(req, policy=policy))
-    except OpError as exc:
+    except Failure as exc:
         protocol.send_json(sock, Kind.ERROR, {"reason": exc.reason.value, "message": exc.message})
     except Abandoned:
         pass

@@ -8,13 +8,14 @@ import os
 import socket
 import stat
 
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from . import protocol
-from .protocol import Kind
-from .request import OpError, Request, info_of
-from .resolve import closing_fd, reopen
-from .walk import resolve
+from fsgate_server.errors import Failure
+from fsgate_server.helper import protocol
+from fsgate_server.helper.protocol import Kind
+from fsgate_server.helper.request import Request, info_of
+from fsgate_server.helper.resolve import closing_fd, reopen
+from fsgate_server.helper.walk import resolve
 
 # --- operations ---------------------------------------------------------------------------
 
@@ -36,13 +37,13 @@ def op_read(sock: socket.socket, req: Request) -> None:
     with closing_fd(found.fd) as pfd:
         st = found.st
         if stat.S_ISDIR(st.st_mode):
-            raise OpError(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
+            raise Failure(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
         if not stat.S_ISREG(st.st_mode):
-            raise OpError(Reason.NOT_REGULAR_FILE, f"{req.path}: not a regular file")
+            raise Failure(Reason.NOT_REGULAR_FILE, f"{req.path}: not a regular file")
         available = max(st.st_size - offset, 0)
         todo = available if length == 0 else min(length, available)
         if todo > max_bytes:
-            raise OpError(Reason.TOO_LARGE,
+            raise Failure(Reason.TOO_LARGE,
                           f"{req.path}: {todo} bytes to read exceed the limit of {max_bytes}")
         with closing_fd(reopen(pfd, os.O_RDONLY, req.path)) as fd:
             protocol.send_json(sock, Kind.RESULT, {"info": info_of(req.path, st)})

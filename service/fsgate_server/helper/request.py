@@ -7,24 +7,13 @@ import stat
 from dataclasses import dataclass
 from typing import Any
 
-from fsgate._reasons import Reason
-
 try:  # hashlib's own blake2b, without the OpenSSL start-up hashlib costs an exec'd helper
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - a Python built without it
     from hashlib import blake2b
 
-from ..policy import EffectivePolicy
-from . import protocol
-
-
-class OpError(Exception):
-    """A failure the caller is told about, with a contract reason."""
-
-    def __init__(self, reason: Reason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+from fsgate_server.helper import protocol
+from fsgate_server.policy import EffectivePolicy
 
 
 @dataclass(frozen=True)

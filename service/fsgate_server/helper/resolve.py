@@ -11,9 +11,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from .request import OpError
+from fsgate_server.errors import Failure
 
 _OPEN_BASE = os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
 
@@ -52,15 +52,15 @@ _TABLE = {
 }
 
 
-def classify(exc: OSError, path: str, inside: bool) -> OpError:
+def classify(exc: OSError, path: str, inside: bool) -> Failure:
     """Map an errno to a reason without revealing anything outside the policy: ``inside``
     says whether the failing location is inside it (walk.py knows where it failed)."""
     code = exc.errno or 0
     if code in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP) and not inside:
         # bwrap hides what lies outside its mounts as ENOENT: say nothing about it.
-        return OpError(Reason.SANDBOX_DENIED, f"{path}: access denied by the sandbox")
+        return Failure(Reason.SANDBOX_DENIED, f"{path}: access denied by the sandbox")
     reason, text = _TABLE.get(code, (Reason.HELPER_FAILED, os.strerror(code)))
-    return OpError(reason, f"{path}: {text}")
+    return Failure(reason, f"{path}: {text}")
 
 
 def reopen(fd: int, flags: int, path: str) -> int:

@@ -20,11 +20,12 @@ import resource
 import socket
 import stat
 
-from . import protocol
-from .protocol import Kind
-from .request import OpError, Request
-from .resolve import closing_fd, reopen
-from .walk import resolve
+from fsgate_server.errors import Failure
+from fsgate_server.helper import protocol
+from fsgate_server.helper.protocol import Kind
+from fsgate_server.helper.request import Request
+from fsgate_server.helper.resolve import closing_fd, reopen
+from fsgate_server.helper.walk import resolve
 
 TEMP_PREFIX = ".fsgate-tmp-"
 MARKER = "user.fsgate.temp"
@@ -81,14 +82,14 @@ def op_sweep(sock: socket.socket, req: Request) -> None:
     for root in req.policy.writable:
         try:
             found = resolve(root, req.policy.can_write, req.policy.readable, follow=True)
-        except (OpError, OSError):
+        except (Failure, OSError):
             continue  # a root that cannot be swept now is swept at the next start
         with closing_fd(found.fd):
             if not stat.S_ISDIR(found.st.st_mode):
                 continue
             try:
                 top = reopen(found.fd, os.O_RDONLY | os.O_DIRECTORY, root)
-            except OpError:
+            except Failure:
                 continue
         with closing_fd(top):
             sweep.visit(top, 0)

@@ -24,11 +24,11 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from ..policy import EffectivePolicy, is_within
-from .request import OpError
-from .resolve import classify, kernel_path
+from fsgate_server.errors import Failure
+from fsgate_server.helper.resolve import classify, kernel_path
+from fsgate_server.policy import EffectivePolicy, is_within
 
 MAX_LINKS = 40  # the kernel's own bound (ELOOP)
 _LOOKUP = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -64,8 +64,8 @@ def _names(path: str) -> list[str]:
     return [p for p in path.split("/") if p not in ("", ".")]
 
 
-def _denied(path: str) -> OpError:
-    return OpError(Reason.SANDBOX_DENIED, f"{path}: access denied by the sandbox")
+def _denied(path: str) -> Failure:
+    return Failure(Reason.SANDBOX_DENIED, f"{path}: access denied by the sandbox")
 
 
 class _Walk:
@@ -112,14 +112,14 @@ class _Walk:
             raise
         return fd, st, cand
 
-    def _error(self, exc: OSError, name: str) -> OpError:
+    def _error(self, exc: OSError, name: str) -> Failure:
         return classify(exc, self.path, self.visible(_where(self._candidate(name))))
 
     def _follow(self, link_fd: int) -> None:
         """Replace the link on top of the walk by its target's components."""
         self.links += 1
         if self.links > MAX_LINKS:
-            raise OpError(Reason.SYMLINK_LOOP, f"{self.path}: too many levels of symbolic links")
+            raise Failure(Reason.SYMLINK_LOOP, f"{self.path}: too many levels of symbolic links")
         target = os.readlink("", dir_fd=link_fd)
         if target.startswith("/"):
             self.close()
@@ -235,7 +235,7 @@ def leads_to(path: str, visible: Visible, roots: Sequence[str]) -> str | None:
             name, _ = walk.todo[-1]
             try:
                 walk.step(follow=True)
-            except OpError as exc:
+            except Failure as exc:
                 if exc.reason is not Reason.NOT_FOUND:
                     return None
                 rest = [n for n, _ in reversed(walk.todo)]
@@ -244,7 +244,7 @@ def leads_to(path: str, visible: Visible, roots: Sequence[str]) -> str | None:
         found = walk.finish()
         os.close(found.fd)
         return found.real
-    except OpError:
+    except Failure:
         return None
     finally:
         walk.close()

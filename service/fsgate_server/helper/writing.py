@@ -10,15 +10,16 @@ import socket
 import stat
 from typing import Any
 
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from . import protocol
-from .protocol import Kind
-from .reading import SPLICE_MIN_BYTES
-from .request import OpError, Request, info_of, version_of
-from .resolve import classify, closing_fd, reopen
-from .temps import mark, new_temp_name, unmark
-from .walk import join, resolve_parent
+from fsgate_server.errors import Failure
+from fsgate_server.helper import protocol
+from fsgate_server.helper.protocol import Kind
+from fsgate_server.helper.reading import SPLICE_MIN_BYTES
+from fsgate_server.helper.request import Request, info_of, version_of
+from fsgate_server.helper.resolve import classify, closing_fd, reopen
+from fsgate_server.helper.temps import mark, new_temp_name, unmark
+from fsgate_server.helper.walk import join, resolve_parent
 
 # --- write --------------------------------------------------------------------------------
 
@@ -27,9 +28,9 @@ def require_writable(req: Request, real: str) -> None:
     if req.policy.can_write(real):
         return
     if req.policy.is_protected(real):
-        raise OpError(Reason.PROTECTED_PATH,
+        raise Failure(Reason.PROTECTED_PATH,
                       f"{req.path}: leads to a protected path: readable, never writable")
-    raise OpError(Reason.SANDBOX_DENIED, f"{req.path}: access denied by the sandbox")
+    raise Failure(Reason.SANDBOX_DENIED, f"{req.path}: access denied by the sandbox")
 
 
 def op_write(sock: socket.socket, req: Request) -> None:
@@ -42,11 +43,11 @@ def op_write(sock: socket.socket, req: Request) -> None:
     try:
         if existing is not None:
             if create_new:
-                raise OpError(Reason.ALREADY_EXISTS, f"{req.path}: already exists")
+                raise Failure(Reason.ALREADY_EXISTS, f"{req.path}: already exists")
             if stat.S_ISDIR(existing.st_mode):
-                raise OpError(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
+                raise Failure(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
             if not stat.S_ISREG(existing.st_mode):
-                raise OpError(Reason.NOT_REGULAR_FILE, f"{req.path}: not a regular file")
+                raise Failure(Reason.NOT_REGULAR_FILE, f"{req.path}: not a regular file")
         _check_version(existing, if_version, req.path)
         # Never setuid, setgid or sticky: a replaced 06755 file of a co-tenant must not
         # come back as a set-id program of the server's user with the caller's content.
@@ -85,7 +86,7 @@ def _target(req: Request, create_parents: bool
                            create if create_parents else None)
     with closing_fd(found.fd):
         if found.leaf is None:
-            raise OpError(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
+            raise Failure(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
         require_writable(req, join(found.real, found.leaf))
         return (reopen(found.fd, os.O_RDONLY | os.O_DIRECTORY, req.path), found.leaf,
                 found.leaf_st)
@@ -100,7 +101,7 @@ def _lstat_or_none(name: str, dfd: int) -> os.stat_result | None:
 
 def _check_version(st: os.stat_result | None, if_version: str, path: str) -> None:
     if if_version and (st is None or version_of(st) != if_version):
-        raise OpError(Reason.VERSION_MISMATCH, f"{path}: version does not match if_version")
+        raise Failure(Reason.VERSION_MISMATCH, f"{path}: version does not match if_version")
 
 
 def _receive_into(sock: socket.socket, fd: int, max_bytes: int, path: str) -> int:
@@ -118,7 +119,7 @@ def _receive_into(sock: socket.socket, fd: int, max_bytes: int, path: str) -> in
                 raise protocol.ProtocolError(f"unexpected {kind.name} during a write")
             written += length
             if written > max_bytes:
-                raise OpError(Reason.TOO_LARGE, f"{path}: more than {max_bytes} bytes")
+                raise Failure(Reason.TOO_LARGE, f"{path}: more than {max_bytes} bytes")
             try:
                 if length >= SPLICE_MIN_BYTES:
                     if pipe is None:

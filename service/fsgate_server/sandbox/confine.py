@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import landlock, process, rlimits, seccomp
-from .rlimits import Limits
+from fsgate_server.sandbox import landlock, process, rlimits, seccomp
+from fsgate_server.sandbox.rlimits import Limits
 
 __all__ = ["STEPS", "Confinement", "ConfinementError", "confine"]
 

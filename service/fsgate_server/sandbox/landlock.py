@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Iterable
 
-from ._syscall import nr, prctl, syscall
+from fsgate_server.sandbox._syscall import nr, prctl, syscall
 
 __all__ = ["LandlockUnavailable", "abi_version", "restrict"]
 

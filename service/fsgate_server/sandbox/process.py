@@ -7,7 +7,7 @@ import os
 import signal
 from collections.abc import Iterable
 
-from ._syscall import nr, prctl, syscall
+from fsgate_server.sandbox._syscall import nr, prctl, syscall
 
 __all__ = ["close_fds_except", "set_no_new_privs", "set_parent_death_signal"]
 

@@ -15,7 +15,7 @@ import struct
 import sys
 from dataclasses import dataclass
 
-from ._syscall import AARCH64, MACHINE, SYSCALL_TABLES, X86_64, prctl
+from fsgate_server.sandbox._syscall import AARCH64, MACHINE, SYSCALL_TABLES, X86_64, prctl
 
 __all__ = ["DENIED", "compile_filter", "install"]
 

@@ -22,15 +22,15 @@ import time
 from collections.abc import Callable
 
 import structlog
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from .confinement import HelperSettings
-from .errors import ServiceError
-from .executor import Helper, HelperCall, HelperGone, begin
-from .forkserver import PID
-from .helper.ops import Request
-from .launcher import Launcher
-from .sandbox.env import helper_env
+from fsgate_server.backends.channel import Helper, HelperCall, HelperGone, begin
+from fsgate_server.backends.launcher import Launcher
+from fsgate_server.errors import Failure
+from fsgate_server.helper.forkserver import PID
+from fsgate_server.helper.ops import Request
+from fsgate_server.helper.settings import HelperSettings
+from fsgate_server.sandbox.env import helper_env
 
 log = structlog.get_logger("fsgate.pool")
 
@@ -72,7 +72,7 @@ class ForkServerExecutor:
     def _launch(self, theirs: socket.socket) -> subprocess.Popen[bytes]:
         # Exec'd (not forked) and before any gRPC thread exists: see forkserver.py.
         return subprocess.Popen(
-            [sys.executable, "-m", "fsgate_server.forkserver",
+            [sys.executable, "-m", "fsgate_server.helper.forkserver",
              "--control-fd", str(theirs.fileno()), "--parent-pid", str(os.getpid()),
              "--settings", json.dumps(self.settings.to_json())],
             pass_fds=[theirs.fileno()], env=_forkserver_env(), stdin=subprocess.DEVNULL,
@@ -156,13 +156,13 @@ class ForkServerExecutor:
             while True:
                 # Helpers forked by a fork server that died are dead too: never hand one out.
                 if self._broken or self._stopped:
-                    raise ServiceError(Reason.SANDBOX_UNAVAILABLE,
+                    raise Failure(Reason.SANDBOX_UNAVAILABLE,
                                        self._broken or "the server is shutting down")
                 if self._ready:
                     break
                 remaining = limit - time.monotonic()
                 if remaining <= 0:
-                    raise ServiceError(Reason.BUSY, "no helper became ready in time")
+                    raise Failure(Reason.BUSY, "no helper became ready in time")
                 self._cond.wait(remaining)
             helper = self._ready.popleft()
         self._ask()  # its replacement, forked while this request runs
@@ -174,10 +174,10 @@ class ForkServerExecutor:
                 return begin(self.acquire(deadline), req, deadline)
             except HelperGone as exc:
                 if not self.alive:  # it died with its fork server: the caller starts anew
-                    raise ServiceError(Reason.SANDBOX_UNAVAILABLE, "the fork server died",
+                    raise Failure(Reason.SANDBOX_UNAVAILABLE, "the fork server died",
                                        req.path) from exc
                 log.warning("idle_helper_gone", error=str(exc))
-        raise ServiceError(Reason.HELPER_FAILED, "helpers keep dying before their request",
+        raise Failure(Reason.HELPER_FAILED, "helpers keep dying before their request",
                            req.path)
 
     def stop(self) -> None:
@@ -250,7 +250,7 @@ class SupervisedForkServer:
             return inner
         with self._lock:
             if self._stopped:
-                raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down")
+                raise Failure(Reason.SHUTTING_DOWN, "the server is shutting down")
             if self._inner is inner:
                 log.warning("forkserver_restarting", why=inner.broken)
                 inner.stop()
@@ -262,7 +262,7 @@ class SupervisedForkServer:
             inner = self._current()
             try:
                 return inner.start(req, deadline)
-            except ServiceError:
+            except Failure:
                 if inner.alive or self._stopped:
                     raise
                 # The fork server died before this request's helper started: nothing of

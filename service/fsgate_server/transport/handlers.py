@@ -4,9 +4,6 @@ Handlers never open a user file: everything that touches one happens in the help
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -15,20 +12,23 @@ from typing import Any, TypeVar
 
 import grpc
 import structlog
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
-from google.protobuf import timestamp_pb2
 from grpc._cython import cygrpc  # type: ignore[attr-defined]
 
-from . import policy, request_id
-from .config import Config
-from .errors import ServiceError, abort, shorten
-from .executor import Executor, HelperCall
-from .helper.ops import Request
-from .helper.protocol import Kind
-from .inflight import Inflight
-from .metrics import Metrics
+from fsgate_server import policy
+from fsgate_server.backends.channel import Executor, HelperCall
+from fsgate_server.config import Config
+from fsgate_server.errors import Failure, shorten
+from fsgate_server.helper.ops import Request
+from fsgate_server.helper.protocol import Kind
+from fsgate_server.operability.metrics import Metrics
+from fsgate_server.transport import request_id
+from fsgate_server.transport.convert import dir_entry, file_info, request_policy
+from fsgate_server.transport.inflight import Inflight
+from fsgate_server.transport.status import abort, code_of
+from fsgate_server.transport.tokens import decode_page_token, encode_page_token
 
 log = structlog.get_logger("fsgate.request")
 
@@ -37,62 +37,6 @@ MAX_CHUNK = 4 << 20
 DEFAULT_CHUNK = 1 << 20
 MAX_PAGE_SIZE = 1000
 T = TypeVar("T")
-
-
-def request_policy(msg: Any) -> policy.RequestPolicy | None:
-    if not msg.HasField("sandbox"):
-        return None
-    s = msg.sandbox
-    return policy.RequestPolicy(readable_roots=tuple(s.readable_roots),
-                                writable_roots=tuple(s.writable_roots),
-                                denied_paths=tuple(s.denied_paths), cwd=s.cwd)
-
-
-def _utf8(text: str) -> tuple[str, bytes]:
-    """A helper's str, which may hold surrogate-escaped bytes (a name or link target that is
-    not UTF-8), as (valid UTF-8 for a proto string, the exact bytes or b"" when it was)."""
-    try:
-        text.encode("utf-8")
-        return text, b""
-    except UnicodeEncodeError:
-        raw = os.fsencode(text)
-        return raw.decode("utf-8", "replace"), raw
-
-
-def file_info(d: dict[str, Any]) -> pb.FileInfo:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(d["mtime_ns"]))
-    target, raw_target = _utf8(d.get("symlink_target", ""))
-    return pb.FileInfo(path=_utf8(d["path"])[0], type=d["type"], size=d["size"],
-                       mode=d["mode"], modified_time=ts, version=d["version"],
-                       symlink_target=target, raw_symlink_target=raw_target)
-
-
-def dir_entry(d: dict[str, Any]) -> pb.DirEntry:
-    name, raw_name = _utf8(d["name"])
-    return pb.DirEntry(name=name, info=file_info(d["info"]), raw_name=raw_name)
-
-
-def _listing_fingerprint(path: str, depth: int) -> bytes:
-    return hashlib.blake2b(f"{path}\0{depth}".encode(), digest_size=8).digest()
-
-
-def encode_page_token(path: str, depth: int, last: str) -> str:
-    raw = _listing_fingerprint(path, depth) + os.fsencode(last)
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_page_token(token: str, path: str, depth: int) -> str | None:
-    if not token:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (ValueError, TypeError):
-        raw = b""
-    if len(raw) <= 8 or raw[:8] != _listing_fingerprint(path, depth):
-        raise ServiceError(Reason.INVALID_REQUEST,
-                           "page_token does not belong to this listing", path)
-    return os.fsdecode(raw[8:])
 
 
 class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
@@ -120,11 +64,11 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
     @contextmanager
     def _helper(self, context: grpc.ServicerContext, req: Request) -> Iterator[HelperCall]:
         if self.draining:
-            raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down", req.path)
+            raise Failure(Reason.SHUTTING_DOWN, "the server is shutting down", req.path)
         deadline = self._deadline(context)
         wait = min(self.config.queue_timeout, max(deadline - time.monotonic(), 0))
         if not self._slots.acquire(timeout=wait):
-            raise ServiceError(Reason.BUSY, "too many requests in flight; retry later", req.path)
+            raise Failure(Reason.BUSY, "too many requests in flight; retry later", req.path)
         try:
             started = time.monotonic()
             call = self.executor.start(req, deadline)
@@ -148,10 +92,10 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
 
     def _require_alive(self, context: grpc.ServicerContext, path: str) -> None:
         if self.aborted:
-            raise ServiceError(Reason.SHUTTING_DOWN,
+            raise Failure(Reason.SHUTTING_DOWN,
                                "the server shut down before the write completed", path)
         if not context.is_active():
-            raise ServiceError(Reason.DEADLINE_EXCEEDED,
+            raise Failure(Reason.DEADLINE_EXCEEDED,
                                "the call ended before the stream completed", path)
 
     @staticmethod
@@ -172,12 +116,13 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         try:
             return policy.resolve(path, request_policy(msg), self.roots, write=write,
                                   protected=self.config.protected_paths)
-        except policy.PolicyError as exc:
-            raise ServiceError(exc.reason, exc.message, exc.path or path) from exc
+        except Failure as exc:
+            exc.path = exc.path or path
+            raise
 
     @contextmanager
     def _rpc(self, method: str, context: grpc.ServicerContext) -> Iterator[dict[str, Any]]:
-        """One log line and one metrics update per request; a ServiceError becomes the
+        """One log line and one metrics update per request; a Failure becomes the
         call's status. The request id goes back in the trailing metadata, also on errors."""
         facts: dict[str, Any] = {}
         start = time.monotonic()
@@ -187,10 +132,10 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         context.set_trailing_metadata(trailing)
         try:
             if self.draining:
-                raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down")
+                raise Failure(Reason.SHUTTING_DOWN, "the server is shutting down")
             yield facts
-        except ServiceError as exc:
-            code, reason = exc.code.name, exc.reason.value
+        except Failure as exc:
+            code, reason = code_of(exc.reason).name, exc.reason.value
             if exc.path and "path" not in facts:  # refused before the handler noted it
                 facts["path"] = exc.path
             if not context.is_active() and exc.reason is not Reason.DEADLINE_EXCEEDED:
@@ -210,11 +155,11 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         except Exception as exc:  # a bug of ours: the caller gets INTERNAL, the log the trace
             if not context.is_active():  # nobody is waiting for an answer any more
                 code = "CANCELLED"
-                abort(context, ServiceError(Reason.HELPER_FAILED, "the call was cancelled"),
+                abort(context, Failure(Reason.HELPER_FAILED, "the call was cancelled"),
                       trailing)
             code, reason = "INTERNAL", Reason.HELPER_FAILED.value
             log.exception("internal_error", method=method, request_id=rid)
-            abort(context, ServiceError(Reason.HELPER_FAILED, f"internal error: {exc!r}"),
+            abort(context, Failure(Reason.HELPER_FAILED, f"internal error: {exc!r}"),
                   trailing)
         finally:
             if "path" in facts:
@@ -245,7 +190,7 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
             facts["path"] = path
             depth = request.depth or 1
             if depth > self.config.max_list_depth:
-                raise ServiceError(Reason.INVALID_REQUEST,
+                raise Failure(Reason.INVALID_REQUEST,
                                    f"depth {depth} exceeds the server's maximum of "
                                    f"{self.config.max_list_depth}", path)
             page_size = min(request.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
@@ -269,10 +214,10 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
             facts["path"] = path
             chunk = request.chunk_size or DEFAULT_CHUNK
             if not MIN_CHUNK <= chunk <= MAX_CHUNK:
-                raise ServiceError(Reason.INVALID_REQUEST,
+                raise Failure(Reason.INVALID_REQUEST,
                                    f"chunk_size must be between {MIN_CHUNK} and {MAX_CHUNK}", path)
             if request.length > self.config.max_read_bytes:
-                raise ServiceError(Reason.TOO_LARGE,
+                raise Failure(Reason.TOO_LARGE,
                                    f"length exceeds the server's maximum of "
                                    f"{self.config.max_read_bytes} bytes", path)
             req = Request("read", path, eff, {
@@ -298,17 +243,17 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         with self._rpc("WriteFile", context) as facts:
             first = next(request_iterator, None)
             if first is None or not first.HasField("header"):
-                raise ServiceError(Reason.INVALID_REQUEST,
+                raise Failure(Reason.INVALID_REQUEST,
                                    "the first WriteFile message must carry a header")
             h = first.header
             path, eff = self._resolve(h.path, h, write=True)
             facts["path"] = path
             if h.file_mode & ~0o777:
-                raise ServiceError(Reason.INVALID_REQUEST,
+                raise Failure(Reason.INVALID_REQUEST,
                                    f"file_mode {h.file_mode:#o} has bits outside 0o777", path)
             if h.mode not in (pb.WRITE_MODE_UNSPECIFIED, pb.WRITE_MODE_REPLACE,
                               pb.WRITE_MODE_CREATE_NEW):
-                raise ServiceError(Reason.INVALID_REQUEST, f"unknown write mode {h.mode}", path)
+                raise Failure(Reason.INVALID_REQUEST, f"unknown write mode {h.mode}", path)
             limit = self.config.max_write_bytes
             req = Request("write", path, eff, {
                 "create_new": h.mode == pb.WRITE_MODE_CREATE_NEW,
@@ -320,12 +265,12 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
                 call.expect(Kind.READY)
                 for msg in request_iterator:
                     if not msg.HasField("data"):
-                        raise ServiceError(Reason.INVALID_REQUEST,
+                        raise Failure(Reason.INVALID_REQUEST,
                                            "only the first WriteFile message may carry a header",
                                            path)
                     total += len(msg.data)
                     if total > limit:
-                        raise ServiceError(Reason.TOO_LARGE,
+                        raise Failure(Reason.TOO_LARGE,
                                            f"content exceeds the server's maximum of {limit} bytes",
                                            path)
                     call.send(Kind.DATA, msg.data)

@@ -12,10 +12,10 @@ from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import prometheus_client
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from .config import parse_host_port
+from fsgate_server.config import parse_host_port
 
 __all__ = ["Endpoint", "Metrics"]
 

@@ -7,11 +7,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .confinement import HelperSettings
-from .executor import Executor
-from .policy import Root
-from .sandbox import landlock
-from .sandbox.env import helper_env
+from fsgate_server.backends import BackendUnavailable
+from fsgate_server.backends.channel import Executor
+from fsgate_server.helper.settings import HelperSettings
+from fsgate_server.policy import Root
+from fsgate_server.sandbox import landlock
+from fsgate_server.sandbox.env import helper_env
 
 MIN_LANDLOCK_ABI = 1
 
@@ -22,9 +23,6 @@ class Probe:
     ok: bool
     detail: str
 
-
-class BackendUnavailable(RuntimeError):
-    """No requested backend works here; the message says what is missing and what to do."""
 
 
 def probe_landlock() -> Probe:
@@ -44,7 +42,7 @@ BWRAP_PROBE_TIMEOUT = 10.0  # seconds; a working bwrap needs a few milliseconds
 
 def probe_bwrap() -> Probe:
     """Find bwrap on the preserved PATH and run it once with the executor's namespaces."""
-    from .bwrap import NAMESPACE_FLAGS, find_bwrap
+    from fsgate_server.backends.bwrap.backend import NAMESPACE_FLAGS, find_bwrap
 
     bwrap = find_bwrap()
     if bwrap is None:
@@ -129,12 +127,12 @@ def choose(requested: str) -> str:
 def start(name: str, settings: HelperSettings, *, pool_size: int, acquire_timeout: float,
           roots: Sequence[Root]) -> Executor:
     if name == "landlock":
-        from .pool import ForkServerExecutor, SupervisedForkServer
+        from fsgate_server.backends.pool import ForkServerExecutor, SupervisedForkServer
 
         return SupervisedForkServer(lambda: ForkServerExecutor(
             settings, size=pool_size, acquire_timeout=acquire_timeout))
     if name == "bwrap":
-        from .bwrap import BwrapExecutor
+        from fsgate_server.backends.bwrap.backend import BwrapExecutor
 
         # Landlock inside the namespace is a second wall wherever the kernel has it.
         return BwrapExecutor(replace(settings, landlock=landlock.abi_version() > 0),

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .helper.ops import Request
-from .sandbox.confine import Confinement, confine
-from .sandbox.rlimits import Limits
+from fsgate_server.helper.ops import Request
+from fsgate_server.sandbox.confine import Confinement, confine
+from fsgate_server.sandbox.rlimits import Limits
 
 WRITING_OPS = frozenset({"write", "sweep"})
 

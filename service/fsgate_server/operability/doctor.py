@@ -14,14 +14,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import backends
-from .config import Config
-from .errors import ServiceError
-from .helper.ops import Request
-from .helper.protocol import Kind
-from .policy import EffectivePolicy, Root
-from .runtime_roots import runtime_files, runtime_roots
-from .sandbox import landlock
+from fsgate_server.backends import BackendUnavailable
+from fsgate_server.backends import selection as backends
+from fsgate_server.config import Config
+from fsgate_server.errors import Failure
+from fsgate_server.helper.ops import Request
+from fsgate_server.helper.protocol import Kind
+from fsgate_server.policy import EffectivePolicy, Root
+from fsgate_server.runtime_roots import runtime_files, runtime_roots
+from fsgate_server.sandbox import landlock
 
 __all__ = ["BackendReport", "Report", "check", "main", "render"]
 
@@ -64,14 +65,16 @@ class Report:
 
 def _trial_stat(name: str) -> tuple[bool, float | None, str]:
     """Start the backend for real on a temporary root and have one helper Stat it."""
-    from .server import helper_settings  # the server module pulls in grpc; only here
+    from fsgate_server.transport.server import (
+        helper_settings,  # the server module pulls in grpc; only here
+    )
 
     with tempfile.TemporaryDirectory(prefix="fsgate-doctor-") as tmp:
         config = Config(roots=(Root(tmp, writable=True),))
         try:
             executor = backends.start(name, helper_settings(config), pool_size=1,
                                       acquire_timeout=HELPER_TIMEOUT, roots=config.roots)
-        except (backends.BackendUnavailable, OSError, ValueError) as exc:
+        except (BackendUnavailable, OSError, ValueError) as exc:
             return False, None, f"could not start the backend: {exc}"
         try:
             policy = EffectivePolicy(readable=(tmp,), writable=(tmp,), denied=())
@@ -83,7 +86,7 @@ def _trial_stat(name: str) -> tuple[bool, float | None, str]:
                     result = call.expect(Kind.RESULT)
                 finally:
                     call.close()
-            except ServiceError as exc:
+            except Failure as exc:
                 return False, None, f"{exc.reason.value}: {exc.message} (details in the log)"
             elapsed = (time.monotonic() - began) * 1000
             if not isinstance(result, dict) or result.get("info", {}).get("path") != tmp:
@@ -127,7 +130,7 @@ def render(report: Report) -> str:
 
 def main(args: argparse.Namespace) -> int:
     """``fsgate doctor [--json] [--log-level LEVEL]`` (the parser lives in cli.py)."""
-    from . import logs
+    from fsgate_server.operability import logs
 
     logs.configure("json" if args.json else "auto", args.log_level)  # stderr, never stdout
     report = check()

@@ -23,13 +23,13 @@ import struct
 import sys
 from collections.abc import Callable
 
-from .confinement import HelperSettings, confinement_for
-from .helper import protocol
-from .helper.main import serve_one
-from .helper.ops import Request, fd_path, info_of
-from .helper.protocol import Kind
-from .policy import EffectivePolicy
-from .sandbox import confine, landlock, process, seccomp
+from fsgate_server.helper import protocol
+from fsgate_server.helper.main import serve_one
+from fsgate_server.helper.ops import Request, fd_path, info_of
+from fsgate_server.helper.protocol import Kind
+from fsgate_server.helper.settings import HelperSettings, confinement_for
+from fsgate_server.policy import EffectivePolicy
+from fsgate_server.sandbox import confine, landlock, process, seccomp
 
 PID = struct.Struct("!I")
 

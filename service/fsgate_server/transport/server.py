@@ -17,16 +17,17 @@ import grpc
 import structlog
 from fsgate.v1 import fsgate_pb2_grpc
 
-from . import auth, backends, health, reflection
-from .config import Config, ConfigError, check_roots, parse_host_port
-from .confinement import HelperSettings
-from .executor import Executor
-from .metrics import Endpoint, Metrics
-from .policy import Root, is_within
-from .runtime_roots import runtime_roots
-from .sandbox.rlimits import Limits, open_files_for
-from .servicer import FileSystemServicer
-from .sweep import start_background_sweep
+from fsgate_server.backends import selection as backends
+from fsgate_server.backends.channel import Executor
+from fsgate_server.backends.sweep import start_background_sweep
+from fsgate_server.config import Config, ConfigError, check_roots, parse_host_port
+from fsgate_server.helper.settings import HelperSettings
+from fsgate_server.operability.metrics import Endpoint, Metrics
+from fsgate_server.policy import Root, is_within
+from fsgate_server.runtime_roots import runtime_roots
+from fsgate_server.sandbox.rlimits import Limits, open_files_for
+from fsgate_server.transport import auth, health, reflection
+from fsgate_server.transport.handlers import FileSystemServicer
 
 log = structlog.get_logger("fsgate.server")
 

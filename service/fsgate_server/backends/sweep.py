@@ -8,12 +8,12 @@ import time
 
 import structlog
 
-from .config import Config
-from .errors import ServiceError
-from .executor import Executor
-from .helper.ops import Request
-from .helper.protocol import Kind
-from .policy import EffectivePolicy
+from fsgate_server.backends.channel import Executor
+from fsgate_server.config import Config
+from fsgate_server.errors import Failure
+from fsgate_server.helper.ops import Request
+from fsgate_server.helper.protocol import Kind
+from fsgate_server.policy import EffectivePolicy
 
 log = structlog.get_logger("fsgate.sweep")
 
@@ -30,7 +30,7 @@ def sweep(executor: Executor, config: Config) -> None:
             result = call.expect(Kind.RESULT)
         finally:
             call.close()
-    except ServiceError as exc:
+    except Failure as exc:
         log.warning("sweep_failed", reason=exc.reason.value, message=exc.message)
         return
     log.info("sweep_done", removed=result["removed"], scanned=result["scanned"])

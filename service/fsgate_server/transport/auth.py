@@ -14,9 +14,10 @@ from typing import Any
 
 import grpc
 import structlog
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from .errors import ServiceError
+from fsgate_server.errors import Failure
+from fsgate_server.transport.status import to_status
 
 log = structlog.get_logger("fsgate.auth")
 
@@ -78,20 +79,20 @@ def bearer(metadata: Any) -> bytes | None:
 
 
 def _denied(kind: str) -> grpc.RpcMethodHandler[Any, Any]:
-    err = ServiceError(Reason.UNAUTHENTICATED, "missing or invalid bearer token")
+    err = Failure(Reason.UNAUTHENTICATED, "missing or invalid bearer token")
 
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort_with_status(err.to_status())
+        context.abort_with_status(to_status(err))
 
     def stream_in(request_iterator: Any, context: grpc.ServicerContext) -> Any:
-        context.abort_with_status(err.to_status())
+        context.abort_with_status(to_status(err))
 
     def stream_out(request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort_with_status(err.to_status())
+        context.abort_with_status(to_status(err))
         yield  # pragma: no cover - makes this a generator
 
     def stream_both(request_iterator: Any, context: grpc.ServicerContext) -> Any:
-        context.abort_with_status(err.to_status())
+        context.abort_with_status(to_status(err))
         yield  # pragma: no cover
 
     makers: dict[str, Callable[[Any], grpc.RpcMethodHandler[Any, Any]]] = {

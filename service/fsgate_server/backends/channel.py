@@ -9,12 +9,12 @@ import time
 from typing import Any, Protocol
 
 import structlog
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from .errors import ServiceError
-from .helper import protocol
-from .helper.ops import Request
-from .helper.protocol import Kind
+from fsgate_server.errors import Failure
+from fsgate_server.helper import protocol
+from fsgate_server.helper.ops import Request
+from fsgate_server.helper.protocol import Kind
 
 log = structlog.get_logger("fsgate.helper")
 
@@ -72,7 +72,7 @@ class HelperCall:
 
     def _expired(self) -> None:
         self.helper.kill()
-        raise ServiceError(Reason.DEADLINE_EXCEEDED, "deadline exceeded; the helper was killed",
+        raise Failure(Reason.DEADLINE_EXCEEDED, "deadline exceeded; the helper was killed",
                            self.req.path)
 
     def send(self, kind: Kind, payload: bytes = b"") -> None:
@@ -105,7 +105,7 @@ class HelperCall:
             raise self._failed(f"expected {kind.name} from helper, got {got.name}")
         return protocol.decode_json(payload) if payload else None
 
-    def _error(self, payload: bytes) -> ServiceError:
+    def _error(self, payload: bytes) -> Failure:
         body = protocol.decode_json(payload)
         try:
             reason = Reason(body["reason"])
@@ -116,8 +116,8 @@ class HelperCall:
             self.failed_detail = detail
             log.error("helper_failed", pid=self.pid, reason=reason.value,
                       message=body.get("message"), detail=detail, stderr=self._stderr())
-            return ServiceError(reason, "the helper failed; see the server log", self.req.path)
-        return ServiceError(reason, str(body.get("message", reason.value)), self.req.path)
+            return Failure(reason, "the helper failed; see the server log", self.req.path)
+        return Failure(reason, str(body.get("message", reason.value)), self.req.path)
 
     def _stderr(self) -> str:
         proc = self.helper.proc
@@ -129,9 +129,9 @@ class HelperCall:
         except OSError:
             return ""
 
-    def _failed(self, why: str) -> ServiceError:
+    def _failed(self, why: str) -> Failure:
         log.error("helper_failed", pid=self.pid, why=why, stderr=self._stderr())
-        return ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server log",
+        return Failure(Reason.HELPER_FAILED, "the helper failed; see the server log",
                             self.req.path)
 
     def close(self) -> None:
@@ -162,7 +162,7 @@ def begin(helper: Helper, req: Request, deadline: float | None) -> HelperCall:
         raise HelperGone(str(exc)) from exc
     except TimeoutError:
         call.close()
-        raise ServiceError(Reason.DEADLINE_EXCEEDED, "deadline exceeded before the helper "
+        raise Failure(Reason.DEADLINE_EXCEEDED, "deadline exceeded before the helper "
                            "started", req.path) from None
     except BaseException:
         call.close()

@@ -19,8 +19,8 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 if TYPE_CHECKING:
-    from .executor import Executor
-    from .policy import Root
+    from fsgate_server.backends.channel import Executor
+    from fsgate_server.policy import Root
 
 __all__ = ["FILE_SYSTEM_SERVICE", "SERVICES", "Health", "add_health_command",
            "check_helper_path", "probe"]
@@ -141,19 +141,19 @@ def check_helper_path(executor: Executor, roots: Sequence[Root],
 
     An answer such as NOT_FOUND or SANDBOX_DENIED still came from a working helper.
     """
-    from fsgate._reasons import Reason
+    from fsgate.reasons import Reason
 
-    from .errors import ServiceError
-    from .helper.ops import Request
-    from .helper.protocol import Kind
-    from .policy import effective_policy
+    from fsgate_server.errors import Failure
+    from fsgate_server.helper.ops import Request
+    from fsgate_server.helper.protocol import Kind
+    from fsgate_server.policy import effective_policy
 
     root = roots[0].path
     req = Request("stat", root, effective_policy(roots, None), {"follow_symlinks": False})
     call = executor.start(req, time.monotonic() + timeout)
     try:
         call.expect(Kind.RESULT)
-    except ServiceError as exc:
+    except Failure as exc:
         if exc.reason in (Reason.HELPER_FAILED, Reason.SANDBOX_UNAVAILABLE, Reason.BUSY,
                           Reason.DEADLINE_EXCEEDED):
             raise

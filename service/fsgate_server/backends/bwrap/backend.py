@@ -55,20 +55,20 @@ from dataclasses import dataclass
 from typing import IO, TypeVar
 
 import structlog
-from fsgate._reasons import Reason
+from fsgate.reasons import Reason
 
-from .backends import BackendUnavailable
-from .bwrap_exec import Command, check_bwrap_location, find_bwrap, popen
-from .confinement import HelperSettings, confinement_for
-from .errors import ServiceError
-from .executor import Helper, HelperCall, HelperGone, begin
-from .helper.ops import Request
-from .launcher import Launcher
-from .mounts import MountTable
-from .policy import Root, effective_policy, is_within
-from .pool import ForkServerExecutor
-from .runtime_roots import RuntimeFacts, runtime_files
-from .sandbox.env import helper_env
+from fsgate_server.backends import BackendUnavailable
+from fsgate_server.backends.bwrap.launch import Command, check_bwrap_location, find_bwrap, popen
+from fsgate_server.backends.bwrap.mounts import MountTable
+from fsgate_server.backends.channel import Helper, HelperCall, HelperGone, begin
+from fsgate_server.backends.launcher import Launcher
+from fsgate_server.backends.pool import ForkServerExecutor
+from fsgate_server.errors import Failure
+from fsgate_server.helper.ops import Request
+from fsgate_server.helper.settings import HelperSettings, confinement_for
+from fsgate_server.policy import Root, effective_policy, is_within
+from fsgate_server.runtime_roots import RuntimeFacts, runtime_files
+from fsgate_server.sandbox.env import helper_env
 
 __all__ = [
     "DROP_RUNTIME_ROOT_ENV",
@@ -91,7 +91,7 @@ NAMESPACE_FLAGS = (
     "--cap-drop", "ALL",
 )
 HELPER_MODULE = "fsgate_server.helper.main"
-FORKSERVER_MODULE = "fsgate_server.forkserver"
+FORKSERVER_MODULE = "fsgate_server.helper.forkserver"
 # -S: no site module, whose .pth files run code in every helper and cost 5-20 ms each time;
 # the import path is passed explicitly instead. -s: no user site. -P: nothing imported from
 # the working directory. -B: the runtime roots are read-only, so never try to write .pyc.
@@ -184,7 +184,7 @@ class BwrapExecutor:
             if warm > 0:
                 try:
                     self._server_for(self._key(req), req)
-                except ServiceError as exc:  # reported again, with stderr, on first use
+                except Failure as exc:  # reported again, with stderr, on first use
                     log.warning("forkserver_start_failed", error=exc.message)
 
     # --- the command line -------------------------------------------------------------
@@ -325,7 +325,7 @@ class BwrapExecutor:
                     log.warning("idle_helper_gone", error=str(exc))
                 else:  # it died with its fork server, before the request reached it
                     self._discard(key, server)
-        raise ServiceError(Reason.HELPER_FAILED, "helpers keep dying before their request",
+        raise Failure(Reason.HELPER_FAILED, "helpers keep dying before their request",
                            req.path)
 
     def _acquire(self, server: _Server, key: tuple[object, ...], req: Request,
@@ -336,7 +336,7 @@ class BwrapExecutor:
             server.inflight += 1  # counted before taking a helper: retiring waits for it
         try:
             helper = server.pool.acquire(deadline)
-        except ServiceError as exc:
+        except Failure as exc:
             if server.pool.broken is not None:
                 if server.served:  # it worked, then died: serve the request on a new one
                     log.warning("forkserver_died", why=server.pool.broken)
@@ -346,11 +346,11 @@ class BwrapExecutor:
                 self._discard(key, server)  # stops it, and closes its stderr file
                 if server.served:
                     return None
-                raise ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server "
+                raise Failure(Reason.HELPER_FAILED, "the helper failed; see the server "
                                    "log", req.path) from exc
             self._release(server)
             if deadline is not None and time.monotonic() >= deadline:
-                raise ServiceError(Reason.DEADLINE_EXCEEDED, "deadline exceeded before the "
+                raise Failure(Reason.DEADLINE_EXCEEDED, "deadline exceeded before the "
                                    "helper started", req.path) from exc
             raise
         except BaseException:
@@ -409,12 +409,12 @@ class BwrapExecutor:
             signature = self._signature(req)
         except OSError as exc:
             log.error("helper_spawn_failed", bwrap=self.bwrap, error=str(exc))
-            raise ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server log",
+            raise Failure(Reason.HELPER_FAILED, "the helper failed; see the server log",
                                req.path) from exc
         with self._start_lock:
             with self._cond:
                 if self._stopped:
-                    raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down",
+                    raise Failure(Reason.SHUTTING_DOWN, "the server is shutting down",
                                        req.path)
                 server = self._servers.get(key)
                 alive = server is not None and server.pool.alive
@@ -445,7 +445,7 @@ class BwrapExecutor:
                 self._retire(old)
             if stopped:
                 fresh.stop()
-                raise ServiceError(Reason.SHUTTING_DOWN, "the server is shutting down",
+                raise Failure(Reason.SHUTTING_DOWN, "the server is shutting down",
                                    req.path)
             return fresh
 
@@ -467,7 +467,7 @@ class BwrapExecutor:
         except OSError as exc:
             errors.close()
             log.error("helper_spawn_failed", bwrap=self.bwrap, error=str(exc))
-            raise ServiceError(Reason.HELPER_FAILED, "the helper failed; see the server log",
+            raise Failure(Reason.HELPER_FAILED, "the helper failed; see the server log",
                                req.path) from exc
         except BaseException:
             errors.close()

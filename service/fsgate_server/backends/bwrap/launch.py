@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
-from .backends import BackendUnavailable
-from .policy import Root, is_within
-from .sandbox.env import helper_env
+from fsgate_server.backends import BackendUnavailable
+from fsgate_server.policy import Root, is_within
+from fsgate_server.sandbox.env import helper_env
 
 __all__ = ["Command", "check_bwrap_location", "find_bwrap", "popen"]
 

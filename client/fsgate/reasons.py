@@ -1,4 +1,5 @@
-"""The error reasons of the fsgate contract and the one gRPC status code each maps to.
+"""The error reasons of the fsgate contract and the one gRPC status code each maps to
+(public and pinned: ``fsgate.reasons``).
 
 Both sides use this table (``CODE_NAME``; ``STATUS_CODE`` is the same as
 grpc.StatusCode values, and imports grpc on first use): the server to pick a status code
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import grpc
+
+__all__ = ["CODE_NAME", "DOMAIN", "STATUS_CODE", "Reason"]
 
 DOMAIN = "fsgate"
 
