@@ -329,16 +329,9 @@ def test_denied_file_through_a_link_to_it(served: ServerProcess, ws: Path) -> No
 # --- a root served through a symlink, narrowed by a request ------------------------------
 
 def test_request_narrowed_below_a_root_served_through_a_symlink_can_use_it(
-        tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+        tmp_path: Path, backend: str) -> None:
     """``--root /link-ws`` (-> /real-ws) and a request ``readable_roots: [/link-ws/sub]``:
     the helper's descriptors report /real-ws/sub, which must count as the same subtree."""
-    if backend == "landlock":  # bwrap binds the root at its own name: the helper sees that
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "policy.py: an entry narrowed below a root served through a symlink is kept "
-            "only under the link's name; the helper judges the real location "
-            "(/real-ws/sub), which is not in the effective set -> SANDBOX_DENIED. Fix: in "
-            "_effective/_intersect, map each entry below an aliased root onto every alias "
-            "of that root (with_real_paths pairs) as well")))
     real = tmp_path / "real-ws"
     (real / "sub").mkdir(parents=True)
     (real / "sub" / "f.txt").write_text("fine")
