@@ -872,7 +872,8 @@ def test_effective_policy_carries_the_server_roots_to_the_helper() -> None:
 
 def test_an_entry_below_a_root_served_through_a_symlink_is_granted_under_both_names() -> None:
     ceiling = (Root("/link-ws", True), Root("/real-ws", True, alias_of="/link-ws"))
-    _, eff = resolve("/link-ws/sub/f", RequestPolicy(writable_roots=("/link-ws/sub",),
+    _, eff = resolve("/link-ws/sub/f", RequestPolicy(readable_roots=("/link-ws/sub",),
+                                                     writable_roots=("/link-ws/sub",),
                                                      denied_paths=("/real-ws/sub/x",)),
                      ceiling, write=True)
     assert eff.writable == ("/link-ws/sub", "/real-ws/sub")
