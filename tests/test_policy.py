@@ -867,3 +867,14 @@ def test_effective_policy_carries_the_server_roots_to_the_helper() -> None:
     back = Request.from_json(Request("write", "/ws/.git/x", eff, {}).to_json()).policy
     assert back == eff
     assert not back.can_write("/ws/.git/config") and back.can_write("/ws/.git/x")
+
+
+def test_an_entry_below_a_root_served_through_a_symlink_is_granted_under_both_names() -> None:
+    ceiling = (Root("/link-ws", True), Root("/real-ws", True, alias_of="/link-ws"))
+    _, eff = resolve("/link-ws/sub/f", RequestPolicy(readable_roots=("/link-ws/sub",),
+                                                     writable_roots=("/link-ws/sub",),
+                                                     denied_paths=("/real-ws/sub/x",)),
+                     ceiling, write=True)
+    assert eff.writable == ("/link-ws/sub", "/real-ws/sub")
+    assert eff.can_write("/real-ws/sub/f") and not eff.can_read("/real-ws/other")
+    assert not eff.can_read("/link-ws/sub/x") and not eff.can_read("/real-ws/sub/x")

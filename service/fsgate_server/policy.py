@@ -87,6 +87,9 @@ class Root:
 
     path: str
     writable: bool
+    alias_of: str = dataclasses.field(default="", compare=False)
+    """Another root's path when this root is the same directory under its real name (a root
+    served through a symlink is served under both names)."""
 
     def __post_init__(self) -> None:
         try:
@@ -381,13 +384,30 @@ def _effective(ceiling: Sequence[Root], request: RequestPolicy | None) -> Effect
     if request is None:
         return EffectivePolicy(readable=every, writable=read_write, denied=())
     # An empty readable_roots means every root; entries that all miss the ceiling do not.
-    readable = _intersect(request.readable_roots, every) if request.readable_roots else every
-    writable = _intersect(request.writable_roots, read_write)
-    denied = _minimal(request.denied_paths)
+    readable = (_intersect(_aliased(request.readable_roots, ceiling), every)
+                if request.readable_roots else every)
+    writable = _intersect(_aliased(request.writable_roots, ceiling), read_write)
+    denied = _minimal(_aliased(request.denied_paths, ceiling))
     readable = tuple(r for r in _minimal((*readable, *writable)) if not _within_any(r, denied))
     writable = tuple(w for w in writable if not _within_any(w, denied))
     denied = tuple(d for d in denied if _within_any(d, readable))
     return EffectivePolicy(readable=readable, writable=writable, denied=denied)
+
+
+def _aliased(entries: Iterable[str], ceiling: Sequence[Root]) -> list[str]:
+    """Each entry, and the same place under every other name of the root it lies in: the
+    helper judges the real location its descriptors report, so ``/link-ws/sub`` (a root
+    served through a symlink) must also be granted, or denied, as ``/real-ws/sub``."""
+    pairs = [(r.path, r.alias_of) for r in ceiling if r.alias_of]
+    out = list(entries)
+    if not pairs:
+        return out
+    for entry in list(out):
+        for a, b in pairs:
+            for src, dst in ((a, b), (b, a)):
+                if is_within(entry, src):
+                    out.append(_join([*_parts(dst), *_parts(entry)[len(_parts(src)):]]))
+    return out
 
 
 def _intersect(entries: Iterable[str], roots: Sequence[str]) -> tuple[str, ...]:

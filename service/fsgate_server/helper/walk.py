@@ -78,6 +78,11 @@ class _Walk:
         self.parts: list[str] = []
         # A stack of (name, from the request path itself) still to resolve, last on top.
         self.todo: list[tuple[str, bool]] = [(n, True) for n in reversed(_names(path))]
+        # Every other name the target is reached by: at each link followed, the link's own
+        # location plus what is left of the path, spelled lexically. ``cfg -> .git/config``
+        # with ``.git -> gitdir`` ends in ``gitdir/config``, but passes through the name
+        # ``.git/config``: protected paths are judged on these too (writing.py).
+        self.aliases: list[str] = []
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -115,11 +120,13 @@ class _Walk:
     def _error(self, exc: OSError, name: str) -> Failure:
         return classify(exc, self.path, self.visible(_where(self._candidate(name))))
 
-    def _follow(self, link_fd: int) -> None:
-        """Replace the link on top of the walk by its target's components."""
+    def _follow(self, link_fd: int, where: list[str]) -> None:
+        """Replace the link (looked up at ``where``, already off the stack) by its target's
+        components."""
         self.links += 1
         if self.links > MAX_LINKS:
             raise Failure(Reason.SYMLINK_LOOP, f"{self.path}: too many levels of symbolic links")
+        self.aliases.append(_where(_lexical([*where, *(n for n, _ in reversed(self.todo))])))
         target = os.readlink("", dir_fd=link_fd)
         if target.startswith("/"):
             self.close()
@@ -154,7 +161,7 @@ class _Walk:
             return  # looked up again, as anything else (it may be a link by now)
         if stat.S_ISLNK(st.st_mode) and (follow or not last):
             try:
-                self._follow(fd)
+                self._follow(fd, cand)
             finally:
                 os.close(fd)
             return
@@ -183,11 +190,16 @@ def resolve(path: str, visible: Visible, roots: Sequence[str], *, follow: bool) 
 
 
 def resolve_parent(path: str, visible: Visible, roots: Sequence[str],
-                   create: Callable[[str], None] | None = None) -> Resolved:
+                   create: Callable[[str], None] | None = None,
+                   aliases: list[str] | None = None) -> Resolved:
     """The directory that holds what ``path`` names once every link is followed, and the
     name in it. With ``create``, missing directories of the path are made (``create`` is
-    told each location first and raises to refuse)."""
+    told each location first and raises to refuse). ``aliases``, if given, is the list
+    the walk appends every other name of the target to, as it follows links (see
+    _Walk.aliases): it is already filled when ``create`` is called."""
     walk = _Walk(path, visible, roots)
+    if aliases is not None:
+        walk.aliases = aliases
     try:
         while walk.todo:
             name, _ = walk.todo[-1]
@@ -217,7 +229,7 @@ def _leaf(walk: _Walk, name: str) -> Resolved | None:
             leaf_st = os.fstat(fd)
             if stat.S_ISLNK(leaf_st.st_mode):
                 walk.todo.pop()
-                walk._follow(fd)
+                walk._follow(fd, [*walk.parts, name])
                 return None
         finally:
             os.close(fd)
@@ -236,7 +248,11 @@ def leads_to(path: str, visible: Visible, roots: Sequence[str]) -> str | None:
             try:
                 walk.step(follow=True)
             except Failure as exc:
-                if exc.reason is not Reason.NOT_FOUND:
+                # Missing, or the way passes outside what may be looked at (``alias ->
+                # ../../outside/../ws/private``): the rest is taken as spelled. Never looked
+                # up outside (what is denied must not depend on what exists there), but the
+                # target as spelled is denied all the same, so another alias cannot reach it.
+                if exc.reason not in (Reason.NOT_FOUND, Reason.SANDBOX_DENIED):
                     return None
                 rest = [n for n, _ in reversed(walk.todo)]
                 where = _where(_lexical([*walk.parts, name, *rest]))

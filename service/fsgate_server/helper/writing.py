@@ -79,14 +79,26 @@ def _target(req: Request, create_parents: bool
     write is decided on: a name swapped for a link since then is replaced as a name by the
     commit's rename, never followed, so looking again would only misreport the race."""
 
+    # Every other name the walk reached the target by (walk._Walk.aliases): with
+    # ``.git -> gitdir``, a link ``cfg -> .git/config`` lands in ``gitdir/config``, which
+    # git reads as its config. A protected name on the way protects what it leads to.
+    aliases: list[str] = []
+
+    def not_protected_by_name() -> None:
+        if any(req.policy.is_protected(alias) for alias in aliases):
+            raise Failure(Reason.PROTECTED_PATH,
+                          f"{req.path}: leads to a protected path: readable, never writable")
+
     def create(where: str) -> None:
+        not_protected_by_name()
         require_writable(req, where)
 
     found = resolve_parent(req.path, req.policy.can_read, req.policy.readable,
-                           create if create_parents else None)
+                           create if create_parents else None, aliases)
     with closing_fd(found.fd):
         if found.leaf is None:
             raise Failure(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
+        not_protected_by_name()
         require_writable(req, join(found.real, found.leaf))
         return (reopen(found.fd, os.O_RDONLY | os.O_DIRECTORY, req.path), found.leaf,
                 found.leaf_st)

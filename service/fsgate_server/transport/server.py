@@ -125,7 +125,7 @@ def with_real_paths(roots: tuple[Root, ...]) -> tuple[Root, ...]:
     for root in roots:
         real = os.path.realpath(root.path)
         if real != root.path and all(r.path != real for r in out):
-            out.append(Root(real, root.writable))
+            out.append(Root(real, root.writable, alias_of=root.path))
     return tuple(out)
 
 
