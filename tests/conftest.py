@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,10 +63,13 @@ class ServerProcess:
 
 def start_server(tmp: Path, roots: list[str], backend: str, *extra: str,
                  env: dict[str, str] | None = None, python: str = sys.executable,
-                 wait: bool = True, new_session: bool = False) -> ServerProcess:
+                 wait: bool = True, new_session: bool = False,
+                 entry: Sequence[str] = ("-m", "fsgate_server")) -> ServerProcess:
+    """``entry`` is what the interpreter runs, before ``serve``: a test-only launcher may
+    stand in for ``-m fsgate_server``."""
     sock = tmp / f"fsgate-{backend}-{time.monotonic_ns()}.sock"
     log_path = tmp / f"server-{backend}-{time.monotonic_ns()}.log"
-    args = [python, "-m", "fsgate_server", "serve", "--sandbox", backend,
+    args = [python, *entry, "serve", "--sandbox", backend,
             "--listen", f"unix:{sock}", "--log-format", "json"]
     for r in roots:
         args += ["--root", r]

@@ -19,15 +19,11 @@ except ImportError:  # not installed: run from the source tree
     _ROOT = Path(__file__).resolve().parents[1]
     sys.path[:0] = [str(_ROOT / "service"), str(_ROOT / "client")]
 
-from fsgate_server.backends import selection as backends
-from fsgate_server.backends.bwrap.backend import (
-    DROP_RUNTIME_ROOT_ENV,
-    NAMESPACE_FLAGS,
-    BwrapExecutor,
-    Command,
-    check_bwrap_location,
-)
 from fsgate_server.backends import BackendUnavailable
+from fsgate_server.backends import selection as backends
+from fsgate_server.backends.bwrap.backend import BwrapExecutor
+from fsgate_server.backends.bwrap.launch import Command, check_bwrap_location
+from fsgate_server.backends.bwrap.plan import NAMESPACE_FLAGS
 from fsgate_server.helper.ops import Request
 from fsgate_server.helper.settings import HelperSettings
 from fsgate_server.policy import EffectivePolicy, Root
@@ -52,7 +48,8 @@ def layout(tmp_path: Path) -> Path:
 
 
 def make_executor(base: Path, *, environ: dict[str, str] | None = None,
-                  runtime: tuple[str, ...] | None = None) -> BwrapExecutor:
+                  runtime: tuple[str, ...] | None = None,
+                  leave_out: tuple[str, ...] = ()) -> BwrapExecutor:
     settings = HelperSettings(
         runtime_roots=runtime or (str(base / "rt/bin"), str(base / "rt/lib")),
         limits=Limits(), landlock=True)
@@ -61,7 +58,8 @@ def make_executor(base: Path, *, environ: dict[str, str] | None = None,
     env.update(environ or {})
     return BwrapExecutor(settings, roots=[Root(str(base / "ws"), writable=True)],
                          bwrap=str(base / "bin" / "bwrap"), environ=env, startup_files=(),
-                         import_path=(str(base / "rt/lib"),))
+                         import_path=(str(base / "rt/lib"),),
+                         leave_out_runtime_roots=leave_out)
 
 
 @pytest.fixture
@@ -340,15 +338,27 @@ def test_bwrap_outside_every_root_is_accepted(layout: Path) -> None:
     check_bwrap_location("/usr/bin/bwrap", [Root(str(layout / "ws"), True)])
 
 
-def test_drop_runtime_root_test_hook_leaves_only_that_root_out(layout: Path) -> None:
+def test_leave_out_runtime_roots_test_seam_leaves_only_that_root_out(layout: Path) -> None:
     dropped = str(layout / "rt/bin")
-    ex = make_executor(layout, environ={DROP_RUNTIME_ROOT_ENV: dropped})
+    ex = make_executor(layout, leave_out=(dropped,))
     cmd = ex.command(request(layout), CHANNEL_FD)
     try:
         dests = [m[2] for m in mounts(cmd) if m[0] == "--ro-bind-fd"]
         assert dropped not in dests
         assert str(layout / "rt/lib") in dests
-        assert DROP_RUNTIME_ROOT_ENV not in " ".join(cmd.argv)
+    finally:
+        cmd.close()
+        ex.stop()
+
+
+def test_no_environment_variable_leaves_a_runtime_root_out(layout: Path) -> None:
+    # The fault is injected by the tests' own launcher (tests/integration/
+    # leave_out_runtime_root.py), never read from the environment by the product.
+    dropped = str(layout / "rt/bin")
+    ex = make_executor(layout, environ={"FSGATE_TEST_DROP_RUNTIME_ROOT": dropped})
+    cmd = ex.command(request(layout), CHANNEL_FD)
+    try:
+        assert dropped in [m[2] for m in mounts(cmd) if m[0] == "--ro-bind-fd"]
     finally:
         cmd.close()
         ex.stop()

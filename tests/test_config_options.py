@@ -167,3 +167,74 @@ def test_serve_with_a_bad_value_exits_2_naming_the_option(tmp_path: Path) -> Non
     result = fsgate("serve", "--root", str(tmp_path), "--max-concurrent-helpers", "many")
     assert result.returncode == 2
     assert result.stderr.startswith("fsgate serve: --max-concurrent-helpers: invalid value")
+
+
+# --- one table: Config's fields drive flag, variable, TOML key and --help -----------------
+
+def test_the_options_are_the_config_fields_one_to_one() -> None:
+    from dataclasses import fields
+
+    assert [o.field for o in OPTIONS] == [f.name for f in fields(Config)]
+    assert len({o.name for o in OPTIONS}) == len(OPTIONS)
+    for opt in OPTIONS:
+        assert getattr(Config(), opt.field) == opt.default
+        assert opt.flag == flag(opt.name) and opt.env == f"FSGATE_{opt.name.upper()}"
+
+
+@pytest.mark.parametrize("opt", OPTIONS, ids=lambda o: o.name)
+def test_each_option_of_the_table_is_a_flag_a_variable_and_a_toml_key(opt: Any,
+                                                                      tmp_path: Path) -> None:
+    text, toml, _ = SAMPLES[opt.name]
+    toml_file = tmp_path / "fsgate.toml"
+    toml_file.write_text(f"{opt.name} = {toml_value(toml)}\n")
+    for cfg in (load([opt.flag, text]), load([], {opt.env: text}),
+                load(["--config", str(toml_file)])):
+        assert getattr(cfg, opt.field) != opt.default, opt.name
+
+
+def serve_help() -> dict[str, str]:
+    """`fsgate serve --help`, one entry per flag (wide enough that none wraps)."""
+    result = fsgate("serve", "--help", env={"COLUMNS": "1000"})
+    assert result.returncode == 0, result.stderr
+    entries: dict[str, str] = {}
+    current = ""
+    for line in result.stdout.splitlines():
+        words = line.split()
+        if words and words[0].startswith("--"):
+            current = words[0]
+            entries[current] = line.strip()
+        elif words and current and line.startswith(" " * 4):  # a long flag's help below it
+            entries[current] += " " + line.strip()
+        else:
+            current = ""
+    return entries
+
+
+def test_serve_help_gives_every_option_a_description_default_unit_and_variable() -> None:
+    entries = serve_help()
+    for opt in OPTIONS:
+        assert opt.help and opt.unit, f"{opt.name}: give it a description and a unit"
+        line = entries.get(opt.flag)
+        assert line is not None, f"{opt.flag} is not in fsgate serve --help"
+        assert opt.help in line, line
+        assert f"Default: {opt.describe_default()}." in line, line
+        assert f"Unit: {opt.unit}." in line, line
+        assert line.endswith(f"Env: {opt.env}"), line
+    assert "--config" in entries and "--print-config" in entries
+
+
+def test_serve_help_shows_defaults_in_their_units() -> None:
+    entries = serve_help()
+    assert "Default: 17179869184 (16 GiB). Unit: bytes." in entries["--max-read-bytes"]
+    assert "Default: 300. Unit: seconds." in entries["--helper-timeout"]
+    assert "Default: 127.0.0.1:50051." in entries["--listen"]
+    assert "Default: .git/hooks/**, .git/config." in entries["--protected-path"]
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["serve", "--version"]])
+def test_version_prints_the_package_version(argv: list[str]) -> None:
+    import importlib.metadata
+
+    result = fsgate(*argv)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"fsgate {importlib.metadata.version('fsgate')}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import sys
 
@@ -36,11 +37,26 @@ def _doctor(args: argparse.Namespace) -> int:
     return doctor.main(args)
 
 
+def version() -> str:
+    """The installed package's version (the source tree's when run uninstalled)."""
+    try:
+        return importlib.metadata.version("fsgate")
+    except importlib.metadata.PackageNotFoundError:
+        from fsgate import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fsgate", description="Sandboxed file operations "
                                      "over gRPC.")
+    parser.add_argument("--version", action="version", version=f"fsgate {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the server")
+    serve = sub.add_parser("serve", help="run the server", description="Run the server. "
+                           "Every option is also read from its FSGATE_* variable and, by its "
+                           "name with underscores, from a TOML --config file; precedence is "
+                           "flag > environment > file > default.")
+    serve.add_argument("--version", action="version", version=f"fsgate {version()}")
     config_mod.add_arguments(serve)
     serve.set_defaults(func=_serve)
     doctor = sub.add_parser("doctor", help="check which sandbox backends work on this host "

@@ -1,7 +1,9 @@
-"""Server configuration: one frozen value object, one table of options.
+"""Server configuration: one frozen value object whose fields are the one table of options.
 
-Every option has one name across the command line (``--max-read-bytes``), the environment
-(``FSGATE_MAX_READ_BYTES``) and a TOML ``--config`` file (``max_read_bytes = ...``).
+Every option is declared once, as a field of :class:`Config` with its parser, unit, help
+text and default; from that one declaration come its flag (``--max-read-bytes``), its
+environment variable (``FSGATE_MAX_READ_BYTES``), its key in a TOML ``--config`` file
+(``max_read_bytes = ...``) and its ``fsgate serve --help`` entry (:data:`OPTIONS`).
 Precedence: flag > environment > file > default.
 """
 from __future__ import annotations
@@ -20,66 +22,6 @@ from fsgate_server.protected import DEFAULT_PROTECTED
 from fsgate_server.protected import validate as validate_globs
 
 GiB = 1 << 30
-
-
-@dataclass(frozen=True)
-class Config:
-    roots: tuple[Root, ...] = ()
-    """Served roots; PATH[:rw|:ro], read-write without a suffix."""
-    listen: tuple[str, ...] = ("127.0.0.1:50051",)
-    """Addresses: HOST:PORT or unix:PATH."""
-    sandbox: str = "auto"
-    """Helper sandbox backend: auto, landlock or bwrap."""
-    protected_paths: tuple[str, ...] = DEFAULT_PROTECTED
-    """Globs below each server root that stay readable but are never writable
-    (case-insensitive), whatever a request narrows to; giving --protected-path replaces
-    the default."""
-    max_read_bytes: int = 16 * GiB
-    """Largest ReadFile range, in bytes (the stream itself is bounded in memory)."""
-    max_write_bytes: int = 16 * GiB
-    """Largest WriteFile content, in bytes; also the helper's RLIMIT_FSIZE."""
-    max_list_depth: int = 16
-    """Deepest ListDir depth a request may ask for."""
-    max_list_entries: int = 1_000_000
-    """Most entries one ListDir may scan before failing TOO_LARGE."""
-    max_concurrent_helpers: int = 16
-    """Helpers running at once; more requests wait briefly, then fail BUSY."""
-    helper_pool_size: int = 4
-    """Helpers forked ahead of demand (landlock backend)."""
-    helper_timeout: float = 300.0
-    """Longest a helper may run for one request, in seconds."""
-    queue_timeout: float = 2.0
-    """How long a request waits for a free helper slot before BUSY, in seconds."""
-    auth_token_file: str = ""
-    """File of accepted bearer tokens, one per line; reloaded on SIGHUP. Empty: no auth."""
-    tls_cert: str = ""
-    """PEM server certificate; with --tls-key enables TLS."""
-    tls_key: str = ""
-    """PEM private key of --tls-cert."""
-    tls_client_ca: str = ""
-    """PEM CA bundle; when set, clients must present a certificate it signed (mTLS)."""
-    metrics_listen: str = ""
-    """HOST:PORT to serve Prometheus metrics on (/metrics over HTTP). Empty: no metrics."""
-    shutdown_grace: float = 10.0
-    """On SIGTERM/SIGINT, how long in-flight requests may run on before they are cancelled,
-    in seconds."""
-    log_format: str = "auto"
-    """json, console, or auto (console on a TTY, else JSON)."""
-    log_level: str = "info"
-    """debug, info, warning or error."""
-
-    def describe(self) -> dict[str, Any]:
-        """Every option by its one name (as in a --config file), with its effective value."""
-        option_name = {v: k for k, v in _FIELD.items()}
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "roots":
-                value = [f"{r.path}:{'rw' if r.writable else 'ro'}" for r in value]
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[option_name.get(f.name, f.name)] = value
-        return out
 
 
 class ConfigError(ValueError):
@@ -154,54 +96,161 @@ def _list_of(item: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
     return parse
 
 
+def _glob(text: Any) -> str:
+    return validate_globs([text])[0]
+
+
+def _option(default: Any, parse: Callable[[Any], Any], unit: str, help: str, *,
+            metavar: str = "", name: str = "", multiple: bool = False) -> Any:
+    """One option, declared as a Config field: the field's default, and in its metadata how
+    the option is named (``name``, when it differs from the field), parsed and described."""
+    spec = {"parse": parse, "unit": unit, "help": help, "metavar": metavar, "name": name,
+            "multiple": multiple}
+    return field(default=default, metadata={"option": spec})
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration; the server reads nothing else. Each field is one option."""
+
+    roots: tuple[Root, ...] = _option(
+        (), _list_of(Root.parse), "directory path",
+        "a served root, read-write without a suffix; an existing directory; at least one "
+        "is required",
+        name="root", multiple=True, metavar="PATH[:rw|:ro]")
+    listen: tuple[str, ...] = _option(
+        ("127.0.0.1:50051",), _list_of(str), "address",
+        "an address to serve gRPC on: HOST:PORT or unix:PATH", multiple=True, metavar="ADDR")
+    sandbox: str = _option(
+        "auto", _choice("auto", "landlock", "bwrap"), "backend name",
+        "the helper sandbox backend: auto (the strongest that works here), landlock or bwrap",
+        metavar="auto|landlock|bwrap")
+    protected_paths: tuple[str, ...] = _option(
+        DEFAULT_PROTECTED, _list_of(_glob), "glob",
+        "a glob below each server root that stays readable but is never writable "
+        "(case-insensitive), whatever a request narrows to; giving any replaces the default",
+        name="protected_path", multiple=True, metavar="GLOB")
+    max_read_bytes: int = _option(
+        16 * GiB, _positive_int, "bytes",
+        "the largest ReadFile range (the stream itself is bounded in memory)", metavar="BYTES")
+    max_write_bytes: int = _option(
+        16 * GiB, _positive_int, "bytes",
+        "the largest WriteFile content; also the helper's RLIMIT_FSIZE", metavar="BYTES")
+    max_list_depth: int = _option(
+        16, _positive_int, "directory levels",
+        "the deepest ListDir depth a request may ask for", metavar="N")
+    max_list_entries: int = _option(
+        1_000_000, _positive_int, "entries",
+        "the most entries one ListDir may scan before failing TOO_LARGE", metavar="N")
+    max_concurrent_helpers: int = _option(
+        16, _positive_int, "helpers",
+        "helpers running at once; more requests wait briefly (--queue-timeout), then fail BUSY",
+        metavar="N")
+    helper_pool_size: int = _option(
+        4, _positive_int, "helpers",
+        "helpers forked ahead of demand (landlock; bwrap keeps half of it per namespace)",
+        metavar="N")
+    helper_timeout: float = _option(
+        300.0, _positive_float, "seconds",
+        "the longest a helper may run for one request", metavar="SECONDS")
+    queue_timeout: float = _option(
+        2.0, _positive_float, "seconds",
+        "how long a request waits for a free helper slot before BUSY", metavar="SECONDS")
+    auth_token_file: str = _option(
+        "", str, "file path",
+        "file of accepted bearer tokens, one per line, reloaded on SIGHUP; empty: no auth",
+        metavar="FILE")
+    tls_cert: str = _option(
+        "", str, "file path", "PEM server certificate; with --tls-key enables TLS",
+        metavar="FILE")
+    tls_key: str = _option(
+        "", str, "file path", "PEM private key of --tls-cert", metavar="FILE")
+    tls_client_ca: str = _option(
+        "", str, "file path",
+        "PEM CA bundle; when set, clients must present a certificate it signed (mTLS)",
+        metavar="FILE")
+    metrics_listen: str = _option(
+        "", _host_port, "HOST:PORT",
+        "where to serve Prometheus metrics (/metrics over HTTP); empty: no metrics",
+        metavar="HOST:PORT")
+    shutdown_grace: float = _option(
+        10.0, _seconds(allow_zero=True), "seconds",
+        "on SIGTERM/SIGINT, how long in-flight requests may run on before they are "
+        "cancelled (0: at once)", metavar="SECONDS")
+    log_format: str = _option(
+        "auto", _choice("auto", "json", "console"), "format name",
+        "json, console, or auto (console on a TTY, else JSON)", metavar="auto|json|console")
+    log_level: str = _option(
+        "info", _choice("debug", "info", "warning", "error"), "level name",
+        "the least severe log level written: debug, info, warning or error", metavar="LEVEL")
+
+    def describe(self) -> dict[str, Any]:
+        """Every option by its one name (as in a --config file), with its effective value."""
+        return {opt.name: opt.show(getattr(self, opt.field)) for opt in OPTIONS}
+
+
 @dataclass(frozen=True)
 class Option:
-    name: str
+    """One option as the command line, the environment and a TOML file know it."""
+
+    name: str  # the TOML key; the flag and the variable are spelled from it
+    field: str  # the Config attribute
     parse: Callable[[Any], Any]
+    default: Any
+    unit: str
+    help: str
     multiple: bool = False
     metavar: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "FSGATE_" + self.name.upper()
+
+    def show(self, value: Any) -> Any:
+        """value as --print-config shows it (JSON)."""
+        if isinstance(value, tuple):
+            return [f"{v.path}:{'rw' if v.writable else 'ro'}" if isinstance(v, Root) else v
+                    for v in value]
+        return value
+
+    def describe_default(self) -> str:
+        shown = self.show(self.default)
+        if isinstance(shown, list):
+            return ", ".join(shown) if shown else "none"
+        if shown == "":
+            return "empty (off)"
+        if self.unit == "bytes" and shown % GiB == 0:
+            return f"{shown} ({shown // GiB} GiB)"
+        return f"{shown:g}" if isinstance(shown, float) else str(shown)
+
+    def help_text(self) -> str:
+        text = (f"{self.help}{'; repeatable' if self.multiple else ''}. "
+                f"Default: {self.describe_default()}. Unit: {self.unit}. Env: {self.env}")
+        return text.replace("%", "%%")  # argparse formats help with %
 
 
-OPTIONS: tuple[Option, ...] = (
-    Option("root", _list_of(Root.parse), multiple=True, metavar="PATH[:rw|:ro]"),
-    Option("listen", _list_of(str), multiple=True, metavar="ADDR"),
-    Option("sandbox", _choice("auto", "landlock", "bwrap")),
-    Option("protected_path", _list_of(lambda g: validate_globs([g])[0]), multiple=True,
-           metavar="GLOB"),
-    Option("max_read_bytes", _positive_int, metavar="BYTES"),
-    Option("max_write_bytes", _positive_int, metavar="BYTES"),
-    Option("max_list_depth", _positive_int, metavar="N"),
-    Option("max_list_entries", _positive_int, metavar="N"),
-    Option("max_concurrent_helpers", _positive_int, metavar="N"),
-    Option("helper_pool_size", _positive_int, metavar="N"),
-    Option("helper_timeout", _positive_float, metavar="SECONDS"),
-    Option("queue_timeout", _positive_float, metavar="SECONDS"),
-    Option("auth_token_file", str, metavar="FILE"),
-    Option("tls_cert", str, metavar="FILE"),
-    Option("tls_key", str, metavar="FILE"),
-    Option("tls_client_ca", str, metavar="FILE"),
-    Option("metrics_listen", _host_port, metavar="HOST:PORT"),
-    Option("shutdown_grace", _seconds(allow_zero=True), metavar="SECONDS"),
-    Option("log_format", _choice("auto", "json", "console")),
-    Option("log_level", _choice("debug", "info", "warning", "error")),
-)
-_FIELD = {"root": "roots", "protected_path": "protected_paths"}
+OPTIONS: tuple[Option, ...] = tuple(
+    Option(name=f.metadata["option"]["name"] or f.name, field=f.name, default=f.default,
+           **{k: v for k, v in f.metadata["option"].items() if k != "name"})
+    for f in fields(Config))
+"""Every option, in declaration order, derived from Config's fields."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="TOML file with any of the options")
+    """``--config``, ``--print-config`` and one flag per option, each with its --help entry."""
+    parser.add_argument("--config", metavar="FILE",
+                        help="TOML file with any of the options, by their names with "
+                             "underscores (max_read_bytes = 1048576). Env: FSGATE_CONFIG")
     parser.add_argument("--print-config", action="store_true",
                         help="print the effective configuration as JSON and exit")
     for opt in OPTIONS:
-        flag = "--" + opt.name.replace("_", "-")
-        help_text = f"env FSGATE_{opt.name.upper()}"
-        if opt.multiple:
-            parser.add_argument(flag, dest=opt.name, action="append", metavar=opt.metavar,
-                                help=f"repeatable; {help_text}")
-        else:
-            parser.add_argument(flag, dest=opt.name, metavar=opt.metavar or None,
-                                help=help_text)
+        parser.add_argument(opt.flag, dest=opt.name, metavar=opt.metavar or None,
+                            action="append" if opt.multiple else "store",
+                            help=opt.help_text())
 
 
 def load(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Config:
@@ -221,21 +270,21 @@ def load(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> 
     values: dict[str, Any] = {}
     for opt in OPTIONS:
         raw: Any = getattr(args, opt.name, None)
-        source = "--" + opt.name.replace("_", "-")
-        if raw is None and f"FSGATE_{opt.name.upper()}" in environ:
-            raw, source = environ[f"FSGATE_{opt.name.upper()}"], f"FSGATE_{opt.name.upper()}"
+        source = opt.flag
+        if raw is None and opt.env in environ:
+            raw, source = environ[opt.env], opt.env
         if raw is None and opt.name in file_values:
             raw, source = file_values[opt.name], f"{opt.name} in {config_file}"
         if raw is None:
             continue
         try:
-            if opt.multiple and source.startswith("--"):
+            if opt.multiple and source == opt.flag:
                 parsed: Any = opt.parse(list(raw))  # one flag, one item: commas are literal
             else:
                 parsed = opt.parse(raw)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{source}: invalid value {raw!r}: {exc}") from exc
-        values[_FIELD.get(opt.name, opt.name)] = parsed
+        values[opt.field] = parsed
     return Config(**values)
 
 

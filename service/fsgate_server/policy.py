@@ -4,15 +4,7 @@ Everything here is a pure function of its arguments: nothing touches the file sy
 so a request can be checked (and rejected) before any helper process exists.
 
 Paths (SPEC §2)
-    A path is a ``str`` of at most 4096 UTF-8 bytes, no component over 255 bytes, no NUL
-    byte, not empty, and encodable as UTF-8 (no lone surrogates). Anything else is
-    ``INVALID_PATH`` for the request path and ``INVALID_POLICY`` for a sandbox entry; the
-    message names the offending field (``path``, ``sandbox.cwd``,
-    ``sandbox.denied_paths[2]`` ...). Normalization is lexical only: ``.``, ``..``,
-    repeated and trailing ``/`` are resolved, ``/..`` stays ``/``, and nothing else is
-    changed: no ``~`` expansion, no percent-decoding, no trimming, no Unicode or case
-    folding. Symlinks are not looked at; the kernel sandbox judges where they land.
-    Containment is by path component: ``/ws2`` is not within ``/ws``.
+    Validated and normalized lexically, contained by component: see paths.py.
 
 cwd rules (SPEC §1)
     A request is *cwd-dependent* when its path or any sandbox entry is relative
@@ -56,6 +48,12 @@ from dataclasses import dataclass
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
+from fsgate_server.paths import MAX_NAME_BYTES, MAX_PATH_BYTES, check_cwd, is_within
+from fsgate_server.paths import check_string as _check_string
+from fsgate_server.paths import join as _join
+from fsgate_server.paths import normalize_onto as _normalize
+from fsgate_server.paths import parts as _parts
+from fsgate_server.paths import within_any as _within_any
 from fsgate_server.protected import is_protected
 
 __all__ = [
@@ -73,10 +71,6 @@ __all__ = [
     "resolve",
 ]
 
-MAX_PATH_BYTES = 4096
-"""Longest accepted path, in UTF-8 bytes (Linux PATH_MAX)."""
-MAX_NAME_BYTES = 255
-"""Longest accepted path component, in UTF-8 bytes (Linux NAME_MAX)."""
 MAX_POLICY_ENTRIES = 1024
 """Most entries accepted in each of readable_roots, writable_roots and denied_paths."""
 
@@ -204,18 +198,6 @@ def normalize(path: str, cwd: str = "") -> str:
     return _normalize(path, cwd, Reason.INVALID_PATH, "path")
 
 
-def is_within(path: str, root: str) -> bool:
-    """Whether absolute ``path`` is ``root`` or below it, component by component.
-
-    Both are normalized lexically first, so ``/ws/../etc`` is not within ``/ws``, and
-    ``/ws2`` is not within ``/ws``. Everything is within ``/``.
-    """
-    if not (path.startswith("/") and root.startswith("/")):
-        raise ValueError(f"is_within needs absolute paths, got {path!r} and {root!r}")
-    path_parts, root_parts = _parts(path), _parts(root)
-    return path_parts[: len(root_parts)] == root_parts
-
-
 def is_cwd_dependent(path: str, policy: RequestPolicy | None) -> bool:
     """Whether the request path or any sandbox entry is relative."""
     return any(not value.startswith("/") for value in (path, *_entries(policy)))
@@ -280,58 +262,6 @@ def resolve(
 _LISTS = ("readable_roots", "writable_roots", "denied_paths")
 
 
-def _check_string(value: str, reason: Reason, what: str) -> None:
-    if not value:
-        raise Failure(reason, f"{what} is empty")
-    if "\x00" in value:
-        raise Failure(reason, f"{what} contains a NUL byte")
-    try:
-        encoded = value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise Failure(reason, f"{what} is not valid UTF-8") from exc
-    if len(encoded) > MAX_PATH_BYTES:
-        raise Failure(reason, f"{what} is longer than {MAX_PATH_BYTES} bytes")
-    if any(len(name) > MAX_NAME_BYTES for name in encoded.split(b"/")):
-        raise Failure(reason, f"{what} has a component longer than {MAX_NAME_BYTES} bytes")
-
-
-def _parts(path: str) -> list[str]:
-    """The components of an absolute path after lexical normalization."""
-    parts: list[str] = []
-    for name in path.split("/"):
-        if name in ("", "."):
-            continue
-        if name == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(name)
-    return parts
-
-
-def _join(parts: Iterable[str]) -> str:
-    return "/" + "/".join(parts)
-
-
-def _normalize(value: str, cwd: str, reason: Reason, what: str) -> str:
-    _check_string(value, reason, what)
-    if value.startswith("/"):
-        return _join(_parts(value))
-    if not cwd:
-        raise Failure(
-            Reason.CWD_REQUIRED, f"{what} is relative but the request has no sandbox.cwd"
-        )
-    _check_string(cwd, Reason.INVALID_POLICY, "sandbox.cwd")
-    if not cwd.startswith("/"):
-        raise Failure(Reason.INVALID_POLICY, "sandbox.cwd is not an absolute path")
-    result = _join(_parts(f"{cwd}/{value}"))
-    if len(result.encode("utf-8")) > MAX_PATH_BYTES:
-        raise Failure(
-            reason, f"{what} is longer than {MAX_PATH_BYTES} bytes once joined onto sandbox.cwd"
-        )
-    return result
-
-
 def _entries(policy: RequestPolicy | None) -> Iterator[str]:
     if policy is not None:
         for name in _LISTS:
@@ -360,9 +290,7 @@ def _cwd_for(path: str | None, request: RequestPolicy | None) -> str:
             Reason.CWD_REQUIRED,
             "the request uses a relative path but has no sandbox.cwd to resolve it against",
         )
-    _check_string(cwd, Reason.INVALID_POLICY, "sandbox.cwd")
-    if not cwd.startswith("/"):
-        raise Failure(Reason.INVALID_POLICY, "sandbox.cwd is not an absolute path")
+    check_cwd(cwd)
     return cwd
 
 
@@ -437,7 +365,3 @@ def _minimal(paths: Iterable[str]) -> tuple[str, ...]:
 def _protection_roots(ceiling: Sequence[Root]) -> tuple[str, ...]:
     """Every server root, as the globs of protected.py are matched below each of them."""
     return tuple(sorted({root.path for root in ceiling}))
-
-
-def _within_any(path: str, roots: Iterable[str]) -> bool:
-    return any(is_within(path, root) for root in roots)

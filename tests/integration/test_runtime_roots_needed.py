@@ -3,8 +3,9 @@
 The server runs from a venv whose ``bin/python`` is a symlink into another directory, with
 ``--sandbox bwrap``, so the helper's namespace holds nothing but what the runtime roots
 name. With every root the helper serves requests; with the alias directory or the real
-interpreter directory left out (a test-only fault-injection hook,
-``FSGATE_TEST_DROP_RUNTIME_ROOT``), the helper cannot even be exec'd, and the server
+interpreter directory left out (injected by the test-only launcher
+leave_out_runtime_root.py through the executor's ``leave_out_runtime_roots`` seam: the
+product reads no test setting), the helper cannot even be exec'd, and the server
 answers INTERNAL/HELPER_FAILED at once, with bwrap's stderr in its log -- it never hangs.
 """
 from __future__ import annotations
@@ -20,7 +21,6 @@ from pathlib import Path
 import fsgate
 import grpc
 import pytest
-from fsgate_server.backends.bwrap.backend import DROP_RUNTIME_ROOT_ENV
 from fsgate_server.runtime_roots import RuntimeFacts
 
 from ..conftest import SRC_PATH, ServerProcess, backend_skip_reason, start_server
@@ -28,6 +28,7 @@ from ..conftest import SRC_PATH, ServerProcess, backend_skip_reason, start_serve
 _SKIP = backend_skip_reason("bwrap")
 pytestmark = pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")
 
+LAUNCHER = Path(__file__).with_name("leave_out_runtime_root.py")
 FAIL_FAST_S = 15.0  # far below the helper timeout (300 s): a hang would blow through it
 
 
@@ -65,9 +66,9 @@ def workspace(tmp_path: Path) -> Path:
 def serve_from_venv(tmp_path: Path, venv: Path, ws: Path, drop: str | None = None
                     ) -> ServerProcess:
     env = {"PYTHONPATH": server_pythonpath()}
-    if drop is not None:
-        env[DROP_RUNTIME_ROOT_ENV] = drop
-    return start_server(tmp_path, [str(ws)], "bwrap", env=env, python=str(alias_of(venv)))
+    entry = ("-m", "fsgate_server") if drop is None else (str(LAUNCHER), drop)
+    return start_server(tmp_path, [str(ws)], "bwrap", env=env, python=str(alias_of(venv)),
+                        entry=entry)
 
 
 @pytest.fixture

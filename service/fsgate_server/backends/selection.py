@@ -42,7 +42,8 @@ BWRAP_PROBE_TIMEOUT = 10.0  # seconds; a working bwrap needs a few milliseconds
 
 def probe_bwrap() -> Probe:
     """Find bwrap on the preserved PATH and run it once with the executor's namespaces."""
-    from fsgate_server.backends.bwrap.backend import NAMESPACE_FLAGS, find_bwrap
+    from fsgate_server.backends.bwrap.launch import find_bwrap
+    from fsgate_server.backends.bwrap.plan import NAMESPACE_FLAGS
 
     bwrap = find_bwrap()
     if bwrap is None:

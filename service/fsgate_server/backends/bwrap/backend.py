@@ -1,19 +1,10 @@
-"""The bwrap backend: every request gets a fresh helper inside a bubblewrap namespace.
+"""The bwrap backend's executor: every request gets a fresh helper inside a bubblewrap
+namespace, forked by a cache of fork servers, one per namespace key.
 
-The helper's mount namespace starts from nothing (``--tmpfs /``) and holds exactly: the
-computed runtime roots and start-up files (read-only), the request's readable set
-(read-only), its writable set (read-write, and only for a write request), masks over the
-denied paths, and fresh ``/proc`` and ``/dev``. It has no network and its own user, pid,
-ipc, uts and cgroup namespaces, no capabilities, a cleared environment, and dies with
-the server. Inside, the helper confines itself once more (confinement.py: Landlock where
-the kernel has it, seccomp, rlimits): bwrap is the outer wall, Landlock the inner one.
-
-Every bind source is a descriptor the server opened, never a path bwrap resolves later:
-runtime roots are pinned once at start-up, and a request's paths are opened component by
-component below their served root without following symlinks, so a caller who swaps a
-directory for a symlink cannot get another directory mounted under a policy name. A
-request path that runs through a symlink is reproduced as that symlink (``--symlink``):
-the helper then sees where it leads, and its policy check judges it as under Landlock.
+What a namespace holds, and the bwrap command that builds it, is the mount plan (plan.py);
+starting bwrap is launch.py. Inside, the helper confines itself once more (confinement.py:
+Landlock where the kernel has it, seccomp, rlimits): bwrap is the outer wall, Landlock the
+inner one.
 
 Starting Python under bwrap costs tens of milliseconds, so requests do not exec helpers.
 A namespace is determined by its *key* (the request's readable and writable sets and its
@@ -39,20 +30,15 @@ the thread that forked it.
 from __future__ import annotations
 
 import contextlib
-import errno
-import json
 import os
 import socket
-import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import IO, TypeVar
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import IO
 
 import structlog
 from fsgate.reasons import Reason
@@ -60,18 +46,23 @@ from fsgate.reasons import Reason
 from fsgate_server.backends import BackendUnavailable
 from fsgate_server.backends.bwrap.launch import Command, check_bwrap_location, find_bwrap, popen
 from fsgate_server.backends.bwrap.mounts import MountTable
+from fsgate_server.backends.bwrap.plan import (
+    NAMESPACE_FLAGS,
+    PYTHON_FLAGS,
+    MountPlan,
+    namespace_key,
+)
 from fsgate_server.backends.channel import Helper, HelperCall, HelperGone, begin
 from fsgate_server.backends.launcher import Launcher
 from fsgate_server.backends.pool import ForkServerExecutor
 from fsgate_server.errors import Failure
 from fsgate_server.helper.ops import Request
-from fsgate_server.helper.settings import HelperSettings, confinement_for
-from fsgate_server.policy import Root, effective_policy, is_within
+from fsgate_server.helper.settings import HelperSettings
+from fsgate_server.policy import Root, effective_policy
 from fsgate_server.runtime_roots import RuntimeFacts, runtime_files
 from fsgate_server.sandbox.env import helper_env
 
 __all__ = [
-    "DROP_RUNTIME_ROOT_ENV",
     "NAMESPACE_FLAGS",
     "PYTHON_FLAGS",
     "BwrapExecutor",
@@ -81,49 +72,10 @@ __all__ = [
 ]
 
 log = structlog.get_logger("fsgate.bwrap")
-T = TypeVar("T")
-
-NAMESPACE_FLAGS = (
-    "--unshare-all",  # new ipc, pid, net (no network), uts and cgroup namespaces
-    "--unshare-user",  # required, not merely tried: root outside is nobody special inside
-    "--die-with-parent",
-    "--new-session",  # no controlling terminal to push input into (TIOCSTI)
-    "--cap-drop", "ALL",
-)
-HELPER_MODULE = "fsgate_server.helper.main"
-FORKSERVER_MODULE = "fsgate_server.helper.forkserver"
-# -S: no site module, whose .pth files run code in every helper and cost 5-20 ms each time;
-# the import path is passed explicitly instead. -s: no user site. -P: nothing imported from
-# the working directory. -B: the runtime roots are read-only, so never try to write .pyc.
-PYTHON_FLAGS = ("-S", "-s", "-P", "-B")
-DROP_RUNTIME_ROOT_ENV = "FSGATE_TEST_DROP_RUNTIME_ROOT"
-"""Test-only fault injection: a runtime root named here is left out of every helper's
-namespace, to prove the roots are needed (tests/integration/test_runtime_roots_needed.py).
-Never set it in production: the helper then cannot start and every request fails."""
 
 WARM_KEYS = 4
 """Namespace keys with a running fork server: the server's ceiling for reads and writes,
 plus the most recently used request policies."""
-
-_O_PIN = os.O_PATH | os.O_CLOEXEC
-# Nothing there that the server may reach: the helper finds nothing there either.
-_SKIP_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.ELOOP})
-
-
-@dataclass(frozen=True)
-class _Op:
-    dest: str
-    rank: int  # among ops on one dest: runtime binds, then request binds, then masks
-    args: tuple[str, ...]
-
-
-def _components(path: str) -> list[str]:
-    return [part for part in path.split("/") if part]
-
-
-def _sort_key(op: _Op) -> tuple[list[str], int]:
-    # Component order puts a parent before everything below it: bind parents first.
-    return _components(op.dest), op.rank
 
 
 class BwrapExecutor:
@@ -135,7 +87,12 @@ class BwrapExecutor:
                  bwrap: str | None = None, environ: Mapping[str, str] | None = None,
                  startup_files: Sequence[str] | None = None,
                  import_path: Sequence[str] | None = None, warm: int = 0,
-                 acquire_timeout: float = 10.0) -> None:
+                 acquire_timeout: float = 10.0,
+                 leave_out_runtime_roots: Collection[str] = ()) -> None:
+        """``leave_out_runtime_roots`` is a fault-injection seam for tests only, which prove
+        every runtime root is needed (tests/integration/test_runtime_roots_needed.py): the
+        roots named there are left out of every namespace, so helpers cannot start. The
+        server never passes it."""
         environ = os.environ if environ is None else environ
         found = bwrap or find_bwrap(environ)
         if found is None:
@@ -144,26 +101,18 @@ class BwrapExecutor:
         check_bwrap_location(found, roots)
         self.bwrap = found
         self.settings = settings
-        self.roots = tuple(sorted(roots, key=lambda r: len(r.path), reverse=True))
-        self._env = helper_env(environ)
+        env = helper_env(environ)
         if import_path is None:
             import_path = RuntimeFacts.gather().package_dirs
-        self._env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(import_path))
-        dropped = environ.get(DROP_RUNTIME_ROOT_ENV, "")
-        dropped = os.path.normpath(dropped) if dropped else ""
-        kept = [r for r in settings.runtime_roots if r != dropped]
-        if dropped:
-            log.warning("runtime_root_dropped_for_test", root=dropped, env=DROP_RUNTIME_ROOT_ENV,
-                        matched=len(kept) < len(settings.runtime_roots))
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(import_path))
+        left_out = {os.path.normpath(p) for p in leave_out_runtime_roots}
+        kept = [r for r in settings.runtime_roots if r not in left_out]
+        for root in sorted(left_out):
+            log.warning("runtime_root_dropped_for_test", root=root,
+                        matched=root in settings.runtime_roots)
         files = runtime_files() if startup_files is None else tuple(startup_files)
-        self._runtime_dests = tuple(kept)
-        self._pinned: list[tuple[str, int]] = []
-        try:
-            for path in (*kept, *files):
-                self._pinned.append((path, os.open(path, _O_PIN)))
-        except OSError:
-            self._close_pinned()
-            raise
+        self.plan = MountPlan(found, settings, roots=roots, runtime_roots=kept, files=files,
+                              env=env)
         self._mounts = MountTable()
         self._cond = threading.Condition()
         self._spawning = 0  # fork servers being launched: they still get the pinned fds
@@ -187,126 +136,18 @@ class BwrapExecutor:
                 except Failure as exc:  # reported again, with stderr, on first use
                     log.warning("forkserver_start_failed", error=exc.message)
 
-    # --- the command line -------------------------------------------------------------
+    # --- the command line (the mount plan's) ----------------------------------------
 
     def command(self, req: Request, channel_fd: int) -> Command:
         """The bwrap command that execs one helper for ``req``, its channel on
         ``channel_fd``. Not used to serve requests (see forkserver_command); it is what
         the fork server's namespace must be equivalent to, and what `fsgate doctor` and the
         unit tests inspect."""
-        settings = json.dumps(self.settings.to_json(), separators=(",", ":"))
-        return self._command(req, channel_fd, HELPER_MODULE,
-                             ("--fd", str(channel_fd), "--confinement", settings))
+        return self.plan.helper_command(req, channel_fd)
 
     def forkserver_command(self, req: Request, control_fd: int) -> Command:
-        """The bwrap command that runs the fork server for ``req``'s namespace key: the same
-        namespace as ``command``, with the fork server's control channel on ``control_fd``.
-        Inside the new pid namespace its parent is bwrap's init, pid 1."""
-        settings = json.dumps(self.settings.to_json(), separators=(",", ":"))
-        return self._command(req, control_fd, FORKSERVER_MODULE,
-                             ("--control-fd", str(control_fd), "--parent-pid", "1",
-                              "--settings", settings))
-
-    def _command(self, req: Request, fd: int, module: str, args: Sequence[str]) -> Command:
-        c = confinement_for(req, self.settings, (fd,))
-        ops = [_Op(dest, 0, ("--ro-bind-fd", str(fd), dest)) for dest, fd in self._pinned]
-        owned: list[int] = []
-        remount: list[str] = []
-        try:
-            binds = [(p, "--ro-bind-fd") for p in c.read] + [(p, "--bind-fd") for p in c.write]
-            links: list[_Op] = []
-            for path, option in binds:
-                found = self._open_below_root(path)
-                if isinstance(found, int):
-                    owned.append(found)
-                    ops.append(_Op(path, 1, (option, str(found), path)))
-                elif found is not None:
-                    links.append(_Op(found[0], 2, ("--symlink", found[1], found[0])))
-            bound = [op.dest for op in ops]
-            for link in links:  # inside a bind, the real symlink is already there
-                if not any(is_within(link.dest, d) or is_within(d, link.dest) for d in bound):
-                    ops.append(link)
-                    bound.append(link.dest)
-            for path in req.policy.denied:
-                mask = self._mask(path)
-                if mask is not None:
-                    ops.append(mask)
-                    if mask.args[0] == "--tmpfs":
-                        remount.append(path)
-        except BaseException:
-            for fd in owned:
-                os.close(fd)
-            raise
-        argv = [self.bwrap, *NAMESPACE_FLAGS, "--tmpfs", "/"]
-        seen: set[tuple[str, ...]] = set()
-        for op in sorted(ops, key=_sort_key):
-            if op.args not in seen:
-                seen.add(op.args)
-                argv += op.args
-        # After the binds, so that no bind (a served "/") can cover them.
-        argv += ["--proc", "/proc", "--dev", "/dev"]
-        for path in remount:  # last: runtime roots may have been bound inside a mask
-            argv += ["--remount-ro", path]
-        argv.append("--clearenv")
-        for name, value in sorted(self._env.items()):
-            argv += ["--setenv", name, value]
-        argv += ["--chdir", "/", "--", sys.executable, *PYTHON_FLAGS, "-m", module, *args]
-        pass_fds = (fd, *(pinned for _, pinned in self._pinned), *owned)
-        return Command(argv, pass_fds, owned)
-
-    def _root_of(self, path: str) -> str:
-        for root in self.roots:  # longest first
-            if is_within(path, root.path):
-                return root.path
-        return "/"  # not below any root (never, for an effective policy): trust nothing
-
-    def _open_below_root(self, path: str) -> int | tuple[str, str] | None:
-        """An O_PATH fd for ``path``, opened from its served root without following any
-        symlink below it; or (prefix, target) for the first symlink on the way; or None
-        when there is nothing there."""
-        root = self._root_of(path)
-        try:
-            fd = os.open(os.path.realpath(root), _O_PIN)  # the operator's root: trusted
-        except OSError as exc:
-            if exc.errno in _SKIP_ERRNOS:
-                return None
-            raise
-        prefix = root
-        try:
-            for part in _components(path)[len(_components(root)):]:
-                prefix = os.path.join(prefix, part)
-                try:
-                    nxt = os.open(part, _O_PIN | os.O_NOFOLLOW, dir_fd=fd)
-                except OSError as exc:
-                    if exc.errno in _SKIP_ERRNOS:
-                        return None
-                    raise
-                os.close(fd)
-                fd = nxt
-                if stat.S_ISLNK(os.fstat(fd).st_mode):
-                    return prefix, os.readlink("", dir_fd=fd)
-            result, fd = fd, -1
-            return result
-        finally:
-            if fd >= 0:
-                os.close(fd)
-
-    def _mask(self, path: str) -> _Op | None:
-        """Hide a denied path: an empty read-only tmpfs over a directory, /dev/null over
-        anything else. Runtime roots stay visible; symlinks and missing paths need nothing
-        (the denial is by name, and the helper's policy check refuses the name)."""
-        if any(is_within(path, rt) for rt in self._runtime_dests):
-            return None
-        found = self._open_below_root(path)
-        if not isinstance(found, int):
-            return None
-        try:
-            is_dir = stat.S_ISDIR(os.fstat(found).st_mode)
-        finally:
-            os.close(found)
-        if is_dir:
-            return _Op(path, 2, ("--tmpfs", path))
-        return _Op(path, 2, ("--ro-bind", "/dev/null", path))
+        """The bwrap command that runs the fork server for ``req``'s namespace key."""
+        return self.plan.forkserver_command(req, control_fd)
 
     # --- the Executor protocol --------------------------------------------------------
 
@@ -362,8 +203,7 @@ class BwrapExecutor:
     # --- fork servers, one per namespace key ----------------------------------------
 
     def _key(self, req: Request) -> tuple[object, ...]:
-        c = confinement_for(req, self.settings, ())
-        return (c.read, c.write, req.policy.denied)
+        return namespace_key(req, self.settings)
 
     def _remember(self, req: Request) -> None:
         with self._cond:
@@ -385,22 +225,7 @@ class BwrapExecutor:
 
     def _signature(self, req: Request) -> tuple[object, ...]:
         """What every bind source of req's namespace is right now."""
-        c = confinement_for(req, self.settings, ())
-        out: list[object] = []
-        self._mounts.refresh()
-        for path in (*c.read, *c.write, *req.policy.denied):
-            found = self._open_below_root(path)
-            if isinstance(found, int):
-                try:
-                    st = os.fstat(found)
-                    real = os.readlink(f"/proc/self/fd/{found}")  # where it was found
-                finally:
-                    os.close(found)
-                out.append((path, st.st_dev, st.st_ino, stat.S_IFMT(st.st_mode),
-                            self._mounts.below(real)))
-            else:
-                out.append((path, found))
-        return tuple(out)
+        return self.plan.signature(req, self._mounts)
 
     def _server_for(self, key: tuple[object, ...], req: Request) -> _Server:
         """The fork server for key, started (or restarted) if its namespace would not be
@@ -456,7 +281,7 @@ class BwrapExecutor:
         def launch(theirs: socket.socket) -> subprocess.Popen[bytes]:
             cmd = self.forkserver_command(req, theirs.fileno())
             try:
-                return self._launcher.call(lambda: popen(cmd, self._env, stderr=errors))
+                return self._launcher.call(lambda: popen(cmd, self.plan.env, stderr=errors))
             finally:
                 cmd.close()
 
@@ -513,12 +338,8 @@ class BwrapExecutor:
         for server in servers:
             server.stop()
         self._launcher.stop()  # after the stops it may still run
-        self._close_pinned()
+        self.plan.close()
         self._mounts.close()
-
-    def _close_pinned(self) -> None:
-        while self._pinned:
-            os.close(self._pinned.pop()[1])
 
 
 class _Server:
