@@ -19,6 +19,7 @@ except ImportError:  # not installed: run from the source tree
     _ROOT = Path(__file__).resolve().parents[1]
     sys.path[:0] = [str(_ROOT / "service"), str(_ROOT / "client")]
 
+from fsgate_server.backends import BackendUnavailable
 from fsgate_server.backends import selection as backends
 from fsgate_server.backends.bwrap.backend import (
     DROP_RUNTIME_ROOT_ENV,
@@ -27,7 +28,6 @@ from fsgate_server.backends.bwrap.backend import (
     Command,
     check_bwrap_location,
 )
-from fsgate_server.backends import BackendUnavailable
 from fsgate_server.helper.ops import Request
 from fsgate_server.helper.settings import HelperSettings
 from fsgate_server.policy import EffectivePolicy, Root

@@ -129,7 +129,7 @@ def test_reflection_lists_file_service_health_and_reflection(ops_server: ServerP
         assert "fsgate" in desc.package
 
 
-class _BearerInterceptor(grpc.StreamStreamClientInterceptor):
+class _BearerInterceptor(grpc.StreamStreamClientInterceptor[Any, Any]):
     def __init__(self, token: str) -> None:
         self.token = token
 
