@@ -41,7 +41,7 @@ class Worker:
     def __init__(self, target: str, paths: dict[str, str]) -> None:
         self.channel = grpc.insecure_channel(target, options=OPTIONS)
         grpc.channel_ready_future(self.channel).result(timeout=30)
-        self.stub: Any = fsgate_pb2_grpc.FileSystemServiceStub(self.channel)  # type: ignore[no-untyped-call]
+        self.stub: Any = fsgate_pb2_grpc.FileSystemServiceStub(self.channel)
         self.paths = paths
         self.payload = bytes(range(256)) * 16  # 4 KiB
 

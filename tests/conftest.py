@@ -129,7 +129,7 @@ def served(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 @pytest.fixture
 def ws(served: ServerProcess, request: pytest.FixtureRequest) -> Path:
     """A fresh directory inside the served read-write root, for one test."""
-    d = served.root / request.node.name.replace("[", "_").replace("]", "").replace("/", "_")
+    d: Path = served.root / request.node.name.replace("[", "_").replace("]", "").replace("/", "_")
     d.mkdir()
     return d
 

@@ -29,11 +29,11 @@ def snapshot(root: Path) -> dict[str, str]:
 
 def rpc_reason(exc: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
     """(code, ErrorInfo reason) of a raw gRPC error."""
-    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    status = rpc_status.from_call(exc)  # type: ignore[arg-type]  # a raised RpcError is a Call
     reason = ""
     if status is not None:
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()
             if detail.Unpack(info) and info.domain == "fsgate":
                 reason = info.reason
-    return exc.code(), reason  # type: ignore[attr-defined]
+    return exc.code(), reason

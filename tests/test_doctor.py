@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def test_doctor_exits_nonzero_when_no_backend_works(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(logs, "configure", lambda *_args: None)  # keep pytest's logging
     for name in backends.PREFERENCE:
         monkeypatch.setitem(backends.PROBES, name,
-                            lambda name=name: backends.Probe(name, False, f"{name} is missing"))
+                            functools.partial(backends.Probe, name, False, f"{name} is missing"))
     code = doctor.main(argparse.Namespace(json=True, log_level="error"))
     report = json.loads(capsys.readouterr().out)
     assert code == 1

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 LOG_ONE_LINE = (
-    "import structlog; from fsgate_server.operability import logs; logs.configure({fmt!r}, 'info'); "
+    "import structlog; from fsgate_server.operability import logs; "
+    "logs.configure({fmt!r}, 'info'); "
     "structlog.get_logger().info('serving', listen='127.0.0.1:50051')"
 )
 ESC = b"\x1b["

@@ -249,7 +249,7 @@ def test_relative_path_makes_request_cwd_dependent() -> None:
 
 @pytest.mark.parametrize("field", ["readable_roots", "writable_roots", "denied_paths"])
 def test_any_relative_policy_entry_makes_request_cwd_dependent(field: str) -> None:
-    request = RequestPolicy(**{field: ("/abs", "rel")})  # type: ignore[arg-type]
+    request = RequestPolicy(**{field: ("/abs", "rel")})  # type: ignore[arg-type]  # field by name
     assert is_cwd_dependent("/ws/a", request)
 
 
@@ -314,14 +314,14 @@ def test_root_constructed_directly_must_be_absolute() -> None:
 
 
 def test_request_policy_stores_any_sequence_as_a_tuple() -> None:
-    request = RequestPolicy(readable_roots=["/ws"])  # type: ignore[arg-type]
+    request = RequestPolicy(readable_roots=["/ws"])  # type: ignore[arg-type]  # a list, on purpose
     assert request.readable_roots == ("/ws",)
 
 
 def test_request_policy_refuses_a_bare_string_for_a_list() -> None:
     # Iterating "/ws" would yield the entries "/", "w", "s": "/" alone would widen to everything.
     with pytest.raises(TypeError, match="readable_roots"):
-        RequestPolicy(readable_roots="/ws")  # type: ignore[arg-type]
+        RequestPolicy(readable_roots="/ws")  # type: ignore[arg-type]  # the misuse under test
 
 
 # --- effective_policy ----------------------------------------------------------------
@@ -582,7 +582,7 @@ def test_relative_request_path_without_cwd_fails_cwd_required() -> None:
 
 @pytest.mark.parametrize("field", ["readable_roots", "writable_roots", "denied_paths"])
 def test_relative_policy_entry_without_cwd_fails_cwd_required(field: str) -> None:
-    request = RequestPolicy(**{field: ("rel",)})  # type: ignore[arg-type]
+    request = RequestPolicy(**{field: ("rel",)})  # type: ignore[arg-type]  # field by name
     with pytest.raises(Failure) as exc:
         resolve("/ws/a", request, CEILING, write=False)
     assert reason_of(exc) == Reason.CWD_REQUIRED
@@ -627,7 +627,7 @@ def test_used_invalid_cwd_fails_invalid_policy(cwd: str) -> None:
 def test_invalid_policy_entry_fails_invalid_policy_and_names_the_entry(
     field: str, bad: str
 ) -> None:
-    request = RequestPolicy(**{field: ("/ws/ok", bad)})  # type: ignore[arg-type]
+    request = RequestPolicy(**{field: ("/ws/ok", bad)})  # type: ignore[arg-type]  # field by name
     with pytest.raises(Failure) as exc:
         resolve("/ws/ok", request, CEILING, write=False)
     assert reason_of(exc) == Reason.INVALID_POLICY
@@ -670,7 +670,7 @@ def test_outside_policy_error_carries_the_normalized_path() -> None:
 @pytest.mark.parametrize("field", ["readable_roots", "writable_roots", "denied_paths"])
 def test_too_many_policy_entries_fail_invalid_policy(field: str) -> None:
     entries = tuple(f"/ws/{i}" for i in range(MAX_POLICY_ENTRIES + 1))
-    request = RequestPolicy(**{field: entries})  # type: ignore[arg-type]
+    request = RequestPolicy(**{field: entries})  # type: ignore[arg-type]  # field by name
     with pytest.raises(Failure) as exc:
         resolve("/ws/a", request, CEILING, write=False)
     assert reason_of(exc) == Reason.INVALID_POLICY

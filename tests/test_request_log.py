@@ -3,7 +3,7 @@ helper is faked: these tests are about what is logged and returned, not about fi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,7 @@ def served(tmp_path: Path) -> Iterator[tuple[FileSystemServicer, Any, Path]]:
     root = tmp_path / "ws"
     root.mkdir()
     servicer = FileSystemServicer(Config(roots=(Root(str(root), True),)),
-                                  FakeExecutor())  # type: ignore[arg-type]
+                                  FakeExecutor())  # type: ignore[arg-type]  # FakeCall: duck-typed
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(servicer, server)
     server.add_insecure_port(f"unix:{tmp_path / 's.sock'}")
@@ -94,7 +94,7 @@ def trailing_id(call: Any) -> str:
     return str(ids[0])
 
 
-def request_lines(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def request_lines(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [e for e in logs if e["event"] == "request"]
 
 

@@ -114,7 +114,7 @@ class AsyncClient(_ClientBase):
             self._channel = channel
             self._stub = cast(
                 _AsyncStub,
-                fsgate_pb2_grpc.FileSystemServiceStub(channel),  # type: ignore[no-untyped-call]
+                fsgate_pb2_grpc.FileSystemServiceStub(channel),
             )
         return self._stub
 
@@ -132,7 +132,7 @@ class AsyncClient(_ClientBase):
             self._write_channel = channel
             self._write_stub = cast(
                 _Stub,
-                fsgate_pb2_grpc.FileSystemServiceStub(channel),  # type: ignore[no-untyped-call]
+                fsgate_pb2_grpc.FileSystemServiceStub(channel),
             )
         return self._write_stub
 

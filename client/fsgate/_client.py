@@ -146,7 +146,7 @@ class Client(_ClientBase):
                                                 options=self._channel_options)
         self._stub = cast(
             _Stub,
-            fsgate_pb2_grpc.FileSystemServiceStub(self._channel),  # type: ignore[no-untyped-call]
+            fsgate_pb2_grpc.FileSystemServiceStub(self._channel),
         )
         self._closed = False
         self._lock = threading.Lock()

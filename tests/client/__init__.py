@@ -44,7 +44,8 @@ def status_with_reason(
     return status_pb2.Status(code=code.value[0], message=message, details=details)
 
 
-def file_info(path: str, size: int = 0, *, type: int = fsgate_pb2.FILE_TYPE_REGULAR,
+def file_info(path: str, size: int = 0, *,
+              type: fsgate_pb2.FileType = fsgate_pb2.FILE_TYPE_REGULAR,
               symlink_target: str = "") -> fsgate_pb2.FileInfo:
     info = fsgate_pb2.FileInfo(path=path, type=type, size=size, mode=0o644,
                                version=f"v{size}", symlink_target=symlink_target)
@@ -56,7 +57,7 @@ def file_info(path: str, size: int = 0, *, type: int = fsgate_pb2.FILE_TYPE_REGU
 class Captured:
     method: str
     request: Any  # the request message; for WriteFile, the list of stream messages
-    metadata: dict[str, str]
+    metadata: dict[str, str | bytes]
 
 
 @dataclass

@@ -285,7 +285,7 @@ def test_async_write_file_header_carries_the_options(fake: FakeFileSystem, targe
 def test_async_write_file_refuses_what_is_not_bytes(target: str, data: object) -> None:
     async def body(client: AsyncClient) -> None:
         with pytest.raises(TypeError):
-            await client.write_file("/ws/new", data)  # type: ignore[arg-type]
+            await client.write_file("/ws/new", data)  # type: ignore[arg-type]  # misuse under test
 
     run(target, body)
 

@@ -17,6 +17,7 @@ import fsgate
 import grpc
 import pytest
 from fsgate import Client, FileType, Policy, Timeouts, WriteMode
+from fsgate._base import WriteData
 from fsgate._channel import RETRY_POLICY
 from fsgate.reasons import STATUS_CODE
 from fsgate.v1 import fsgate_pb2
@@ -115,7 +116,7 @@ def test_policy_sends_cwd_for_a_relative_path() -> None:
 
 @pytest.mark.parametrize("field", ["readable_roots", "writable_roots", "denied_paths"])
 def test_policy_sends_cwd_for_a_relative_entry(field: str) -> None:
-    policy = Policy(**{field: ["sub"]}, cwd="/ws")  # type: ignore[arg-type]
+    policy = Policy(**{field: ["sub"]}, cwd="/ws")
     assert policy.to_proto("/ws/a.txt").cwd == "/ws"
 
 
@@ -135,13 +136,13 @@ def test_policy_refuses_a_single_path_as_a_list_of_roots() -> None:
 
 def test_policy_refuses_bytes_paths() -> None:
     with pytest.raises(TypeError):
-        Policy(readable_roots=[b"/ws"])  # type: ignore[list-item]
+        Policy(readable_roots=[b"/ws"])  # type: ignore[list-item]  # the misuse under test
 
 
 def test_policy_is_frozen_and_hashable() -> None:
     policy = Policy(readable_roots=["/ws"])
     with pytest.raises(AttributeError):
-        policy.cwd = "/x"  # type: ignore[misc]
+        policy.cwd = "/x"  # type: ignore[misc]  # frozen: the misuse under test
     assert policy == Policy(readable_roots=("/ws",))
     assert hash(policy) == hash(Policy(readable_roots=("/ws",)))
 
@@ -158,7 +159,7 @@ def test_timeouts_must_be_positive_and_finite(value: float) -> None:
 
 def test_timeouts_cannot_be_none() -> None:
     with pytest.raises(TypeError):
-        Timeouts(transfer=None)  # type: ignore[arg-type]
+        Timeouts(transfer=None)  # type: ignore[arg-type]  # the misuse under test
 
 
 # --- what the client sends ------------------------------------------------------------------
@@ -221,7 +222,7 @@ def test_cwd_rule_applies_to_every_rpc(fake: FakeFileSystem, target: str) -> Non
     def cwd(request: object) -> str:
         if isinstance(request, list):  # WriteFile: the stream; the header carries it
             return str(request[0].header.sandbox.cwd)
-        return str(request.sandbox.cwd)  # type: ignore[attr-defined]
+        return str(request.sandbox.cwd)  # type: ignore[attr-defined]  # any request message
 
     assert [cwd(c.request) for c in fake.captured] == ["", "", "", "/ws", "/ws", "/ws"]
 
@@ -297,7 +298,7 @@ def test_closing_iter_file_early_cancels_the_call(fake: FakeFileSystem,
     chunks = client.iter_file("/ws/a.txt")
     assert next(chunks) == b"hell"
 
-    chunks.close()  # type: ignore[attr-defined]
+    chunks.close()  # type: ignore[attr-defined]  # typed Iterator, is a generator
 
     assert fake.read_ended.wait(timeout=10), "the server never saw the cancellation"
     fake.read_gate.set()
@@ -344,7 +345,7 @@ def _sent(fake: FakeFileSystem) -> tuple[fsgate_pb2.WriteFileRequest.Header, lis
     ],
 )
 def test_write_file_sends_header_then_chunks(fake: FakeFileSystem, client: Client,
-                                             data: object) -> None:
+                                             data: WriteData) -> None:
     result = client.write_file("/ws/new", data, chunk_size=4)
 
     header, chunks = _sent(fake)
@@ -392,12 +393,12 @@ def test_write_file_defaults_to_replace(fake: FakeFileSystem, client: Client) ->
 
 def test_write_file_refuses_str(client: Client) -> None:
     with pytest.raises(TypeError, match="not str"):
-        client.write_file("/ws/new", "text")  # type: ignore[arg-type]
+        client.write_file("/ws/new", "text")  # type: ignore[arg-type]  # the misuse under test
 
 
 def test_write_file_refuses_a_text_file(client: Client) -> None:
     with pytest.raises(TypeError, match="binary mode"):
-        client.write_file("/ws/new", io.StringIO("text"))  # type: ignore[arg-type]
+        client.write_file("/ws/new", io.StringIO("text"))  # type: ignore[arg-type]  # misuse
 
 
 def test_a_failing_data_source_cancels_the_write_and_raises_its_error(

@@ -60,7 +60,7 @@ BY_CODE: dict[grpc.StatusCode, type[fsgate.FsgateError]] = {
 }
 
 
-class FakeRpcError(grpc.RpcError, grpc.Call):  # type: ignore[misc]
+class FakeRpcError(grpc.RpcError, grpc.Call):
     """What a failed call raises: an RpcError that is also the Call, status in trailers."""
 
     def __init__(self, code: grpc.StatusCode, message: str,
@@ -77,16 +77,18 @@ class FakeRpcError(grpc.RpcError, grpc.Call):  # type: ignore[misc]
     def details(self) -> str:
         return self._message
 
-    def trailing_metadata(self) -> Sequence[tuple[str, Any]]:
+    # grpc-stubs types RpcError's and Call's trailing_metadata incompatibly: no type fits both.
+    def trailing_metadata(self) -> Sequence[tuple[str, Any]]:  # type: ignore[override]
         return self._trailers
 
-    def initial_metadata(self) -> Sequence[tuple[str, Any]]:
+    def initial_metadata(self) -> grpc.Metadata:
         return ()
 
     def is_active(self) -> bool:
         return False
 
-    def time_remaining(self) -> float | None:
+    # grpc returns None when the call has no deadline; grpc-stubs says float.
+    def time_remaining(self) -> float | None:  # type: ignore[override]
         return None
 
     def cancel(self) -> bool:

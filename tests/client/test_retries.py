@@ -6,7 +6,7 @@ import asyncio
 import json
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fsgate
@@ -125,6 +125,7 @@ def client(server: tuple[FakeFileSystem, str], fake: FakeFileSystem) -> Iterator
 def test_idempotent_calls_are_retried_on_unavailable(fake: FakeFileSystem, client: Client,
                                                      method: str) -> None:
     fake.fail_next, fake.fail_count = UNAVAILABLE, 2
+    call: Callable[[], object]
     call = {"Stat": lambda: client.stat("/ws/a.txt"),
             "ReadFile": lambda: client.read_file("/ws/a.txt"),
             "ListDir": lambda: list(client.list_dir("/ws"))}[method]

@@ -40,6 +40,7 @@ def workloads() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
 
 
 def fsgate_container(pod: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any]
     (found,) = [c for c in pod["containers"] if c["name"] == "fsgate"]
     return found
 
@@ -158,6 +159,7 @@ def test_unix_socket_variant_shares_the_socket_and_workspace_with_the_agent() ->
     volumes = {v["name"]: v for v in pod["volumes"]}
 
     def volume_at(container: dict[str, Any], path: str) -> str:
+        found: str
         (found,) = [m["name"] for m in container["volumeMounts"] if m["mountPath"] == path]
         return found
 

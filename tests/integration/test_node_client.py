@@ -72,7 +72,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture
 def ws(server: ServerProcess, request: pytest.FixtureRequest) -> Path:
-    d = server.root / request.node.name
+    d: Path = server.root / request.node.name
     d.mkdir()
     return d
 

@@ -129,7 +129,8 @@ def test_reflection_lists_file_service_health_and_reflection(ops_server: ServerP
         assert "fsgate" in desc.package
 
 
-class _BearerInterceptor(grpc.StreamStreamClientInterceptor):
+# grpc-stubs makes the interceptor generic; the class at run time is not subscriptable.
+class _BearerInterceptor(grpc.StreamStreamClientInterceptor):  # type: ignore[type-arg]
     def __init__(self, token: str) -> None:
         self.token = token
 

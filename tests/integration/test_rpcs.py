@@ -8,6 +8,8 @@ import fsgate
 import pytest
 from fsgate import Client, FileType, Policy, WriteMode
 
+from ..conftest import ServerProcess
+
 
 def test_write_then_read_round_trips(client: Client, ws: Path) -> None:
     result = client.write_file(str(ws / "a.txt"), b"hello fsgate\n")
@@ -166,7 +168,7 @@ def test_list_dir_reports_non_utf8_names_in_raw_name(client: Client, ws: Path) -
     odd = [e for e in entries if e.raw_name]
     assert odd[0].raw_name == raw
     assert odd[0].name == raw.decode("utf-8", "replace")
-    assert [e for e in entries if e.name == "plain"][0].raw_name is None
+    assert next(e for e in entries if e.name == "plain").raw_name is None
 
 
 def test_page_token_from_another_listing_is_rejected(client: Client, ws: Path) -> None:
@@ -181,22 +183,22 @@ def test_page_token_from_another_listing_is_rejected(client: Client, ws: Path) -
     assert err.value.code.name == "INVALID_ARGUMENT" and err.value.reason == "INVALID_REQUEST"
 
 
-def test_relative_path_with_cwd_resolves_against_it(served: object, ws: Path) -> None:
+def test_relative_path_with_cwd_resolves_against_it(served: ServerProcess, ws: Path) -> None:
     (ws / "rel.txt").write_text("relative")
-    with Client(served.target, policy=Policy(cwd=str(ws))) as c:  # type: ignore[attr-defined]
+    with Client(served.target, policy=Policy(cwd=str(ws))) as c:
         assert c.read_file("rel.txt") == b"relative"
         assert c.stat("./sub/../rel.txt").path == str(ws / "rel.txt")
 
 
-def test_unused_nonexistent_cwd_is_ignored(served: object, ws: Path) -> None:
+def test_unused_nonexistent_cwd_is_ignored(served: ServerProcess, ws: Path) -> None:
     (ws / "abs.txt").write_text("absolute")
     policy = Policy(readable_roots=(str(ws),), cwd="/this/cwd/does/not/exist/here")
-    with Client(served.target, policy=policy) as c:  # type: ignore[attr-defined]
+    with Client(served.target, policy=policy) as c:
         assert c.read_file(str(ws / "abs.txt")) == b"absolute"
 
 
-def test_read_only_root_is_readable(client: Client, served: object) -> None:
-    ro = Path(served.root).parent / "ro"  # type: ignore[attr-defined]
+def test_read_only_root_is_readable(client: Client, served: ServerProcess) -> None:
+    ro = Path(served.root).parent / "ro"
     assert client.read_file(str(ro / "readme.txt")) == b"read only\n"
 
 

@@ -3,6 +3,7 @@ the status code and reason, and that nothing changed on disk."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import fsgate
@@ -21,7 +22,7 @@ def base(served: ServerProcess) -> Path:
 
 
 @pytest.fixture
-def stub(served: ServerProcess) -> fsgate_pb2_grpc.FileSystemServiceStub:
+def stub(served: ServerProcess) -> Iterator[fsgate_pb2_grpc.FileSystemServiceStub]:
     channel = grpc.insecure_channel(served.target)
     yield fsgate_pb2_grpc.FileSystemServiceStub(channel)
     channel.close()
@@ -188,11 +189,11 @@ def test_relative_policy_entry_without_cwd_is_cwd_required(
     (lambda p: pb.ReadFileRequest(path=p, chunk_size=(4 << 20) + 1), "INVALID_REQUEST"),
 ])
 def test_bad_read_requests_are_invalid_argument(
-        stub: fsgate_pb2_grpc.FileSystemServiceStub, ws: Path, build: object,
-        reason: str) -> None:
+        stub: fsgate_pb2_grpc.FileSystemServiceStub, ws: Path,
+        build: Callable[[str], pb.ReadFileRequest], reason: str) -> None:
     (ws / "f").write_text("x")
     with pytest.raises(grpc.RpcError) as err:
-        list(stub.ReadFile(build(str(ws / "f"))))  # type: ignore[operator]
+        list(stub.ReadFile(build(str(ws / "f"))))
     assert rpc_reason(err.value) == (grpc.StatusCode.INVALID_ARGUMENT, reason)
 
 

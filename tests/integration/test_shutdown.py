@@ -49,7 +49,8 @@ def descendants(pid: int) -> set[int]:
                     parent[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
-    found, frontier = set(), {pid}
+    found: set[int] = set()
+    frontier = {pid}
     while frontier:
         frontier = {child for child, ppid in parent.items() if ppid in frontier} - found
         found |= frontier

@@ -25,7 +25,8 @@ def outside(served: ServerProcess) -> Path:
     return served.root.parent / "outside"
 
 
-def denied(call: Callable[[], object]) -> fsgate.FsgateError:
+def denied(call: Callable[..., object]) -> fsgate.FsgateError:
+    """`call()` fails SANDBOX_DENIED (`...`: a lambda may bind loop variables as defaults)."""
     with pytest.raises(fsgate.SandboxDenied) as err:
         call()
     assert err.value.code is grpc.StatusCode.PERMISSION_DENIED

@@ -8,7 +8,7 @@ would be lost to the host — and after the umount the host's view again.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -62,9 +62,9 @@ def _names(stub: fsgate_pb2_grpc.FileSystemServiceStub, path: Path) -> list[str]
                                                timeout=30).entries)
 
 
-def _not_found(call: object) -> tuple[grpc.StatusCode, str]:
+def _not_found(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.RpcError) as err:
-        call()  # type: ignore[operator]
+        call()
     return rpc_reason(err.value)
 
 

@@ -196,9 +196,11 @@ class FsgateTree(RuleBasedStateMachine):
 
     def outside_target(self, which: str) -> str | bytes:
         out: Outside = self.world.outside
-        return {"plain": str(out.plain), "tree": str(out.tree), "missing": str(out.missing(7)),
-                "proc_fd": "/proc/self/fd/3", "proc_ns": "/proc/self/ns/mnt",
-                "not_utf8": b"\xff\xfe-target"}[which]
+        targets: dict[str, str | bytes] = {
+            "plain": str(out.plain), "tree": str(out.tree), "missing": str(out.missing(7)),
+            "proc_fd": "/proc/self/fd/3", "proc_ns": "/proc/self/ns/mnt",
+            "not_utf8": b"\xff\xfe-target"}
+        return targets[which]
 
     # --- co-tenant rules ------------------------------------------------------------------
     @rule(name=st.sampled_from(NAMES), data=st.binary(max_size=64))

@@ -2,6 +2,9 @@
 INTERNAL or UNKNOWN, never crash, and never let an outside secret through."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import grpc
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
@@ -38,17 +41,17 @@ def _policies(served: ServerProcess) -> st.SearchStrategy[pb.SandboxPolicy | Non
         st.one_of(st.just(""), paths)))
 
 
-def check(call: object) -> None:
+def check(call: Callable[[], Any]) -> None:
     try:
-        result = call()  # type: ignore[operator]
+        result = call()
         if hasattr(result, "__iter__") and not hasattr(result, "info"):
             for msg in result:
                 assert b"top secret" not in msg.data
         else:
             assert "top secret" not in str(result)
     except grpc.RpcError as exc:
-        assert exc.code() in ALLOWED, (exc.code(), exc.details())  # type: ignore[attr-defined]
-        assert "top secret" not in (exc.details() or "")  # type: ignore[attr-defined]
+        assert exc.code() in ALLOWED, (exc.code(), exc.details())
+        assert "top secret" not in (exc.details() or "")
 
 
 def test_random_requests_never_fail_internal_or_leak(served: ServerProcess) -> None:
@@ -61,7 +64,7 @@ def test_random_requests_never_fail_internal_or_leak(served: ServerProcess) -> N
            follow=st.booleans(), depth=st.integers(0, 20))
     def fuzz(path: str, policy: pb.SandboxPolicy | None, op: int, follow: bool,
              depth: int) -> None:
-        kw = {"sandbox": policy} if policy is not None else {}
+        kw: dict[str, Any] = {"sandbox": policy} if policy is not None else {}
         if op == 0:
             check(lambda: stub.Stat(pb.StatRequest(path=path, follow_symlinks=follow, **kw)))
         elif op == 1:

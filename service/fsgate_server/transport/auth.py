@@ -105,7 +105,7 @@ def _denied(kind: str) -> grpc.RpcMethodHandler[Any, Any]:
     return makers[kind](impl)
 
 
-class TokenAuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
+class TokenAuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]  # stubs-only generic
     def __init__(self, store: TokenStore) -> None:
         self.store = store
 

@@ -15,7 +15,7 @@ import structlog
 from fsgate.reasons import Reason
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
-from grpc._cython import cygrpc  # type: ignore[attr-defined]
+from grpc._cython import cygrpc  # type: ignore[attr-defined]  # grpc's cython module: no stubs
 
 from fsgate_server import policy
 from fsgate_server.backends.channel import Executor, HelperCall
@@ -106,11 +106,11 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         # grpc-python's public cancel() always says CANCELLED; the core call can say
         # DEADLINE_EXCEEDED, which is what happened. Fall back if that internal API moves.
         try:
-            core_call = context._rpc_event.call  # type: ignore[attr-defined]
+            core_call = context._rpc_event.call  # type: ignore[attr-defined]  # grpc internal
             core_call.cancel(cygrpc.StatusCode.deadline_exceeded,
                              "the helper timed out and was killed")
         except (AttributeError, TypeError):
-            context.cancel()  # type: ignore[no-untyped-call]
+            context.cancel()  # type: ignore[no-untyped-call]  # grpc-stubs: cancel() unannotated
 
     def _resolve(self, path: str, msg: Any, *, write: bool) -> tuple[str, policy.EffectivePolicy]:
         try:

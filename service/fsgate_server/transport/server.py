@@ -237,7 +237,7 @@ def start(config: Config, executor: Executor | None = None) -> Running:
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                      ("grpc.so_reuseport", 0)])
-        fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(
             servicer, server)
         status = health.Health()
         status.add_to_server(server)
