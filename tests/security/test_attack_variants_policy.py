@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import fsgate
 import grpc
@@ -27,7 +29,7 @@ def _git(ws: Path, name: str = ".git") -> Path:
 
 def protected(c: Client, path: str, **kw: object) -> None:
     with pytest.raises(fsgate.ProtectedPath) as err:
-        c.write_file(path, EVIL, **kw)  # type: ignore[arg-type]
+        c.write_file(path, EVIL, **kw)  # type: ignore[arg-type]  # kw: write_file options
     assert err.value.code is grpc.StatusCode.PERMISSION_DENIED
     assert err.value.reason == "PROTECTED_PATH"
 
@@ -35,17 +37,17 @@ def protected(c: Client, path: str, **kw: object) -> None:
 def refused(c: Client, path: str, **kw: object) -> str:
     """Any PERMISSION_DENIED (protected, denied or outside): the reason."""
     with pytest.raises(fsgate.PermissionDenied) as err:
-        c.write_file(path, EVIL, **kw)  # type: ignore[arg-type]
+        c.write_file(path, EVIL, **kw)  # type: ignore[arg-type]  # kw: write_file options
     assert err.value.code is grpc.StatusCode.PERMISSION_DENIED
     assert err.value.reason in ("PROTECTED_PATH", "SANDBOX_DENIED", "OUTSIDE_POLICY")
     return str(err.value.reason)
 
 
-def denied(call: object) -> None:
+def denied(call: Callable[[], object]) -> None:
     """SANDBOX_DENIED (the helper judged the target), or OUTSIDE_POLICY when the name
     itself is denied (the server's lexical pre-check)."""
     with pytest.raises(fsgate.PermissionDenied) as err:
-        call()  # type: ignore[operator]
+        call()
     assert err.value.code is grpc.StatusCode.PERMISSION_DENIED
     assert err.value.reason in ("SANDBOX_DENIED", "OUTSIDE_POLICY")
     assert SECRET not in str(err.value)
@@ -376,11 +378,12 @@ def test_replacing_a_set_id_or_sticky_file_by_any_route_clears_the_bits(
     os.chmod(target, old_mode)
     (ws / "via").symlink_to("d/tool")
     version = client.stat(str(target)).version
-    for path, kw in ((ws / "via", {}), (target, {"if_version": version}),
-                     (target, {"file_mode": 0o755})):
+    cases: tuple[tuple[Path, dict[str, Any]], ...] = (
+        (ws / "via", {}), (target, {"if_version": version}), (target, {"file_mode": 0o755}))
+    for path, kw in cases:
         if "if_version" in kw:
             kw["if_version"] = client.stat(str(target)).version
-        info = client.write_file(str(path), b"#!/bin/sh\nid\n", **kw).info  # type: ignore[arg-type]
+        info = client.write_file(str(path), b"#!/bin/sh\nid\n", **kw).info
         st = target.lstat()
         assert not st.st_mode & 0o7000, oct(st.st_mode)
         assert not info.mode & 0o7000
@@ -395,8 +398,9 @@ def test_new_file_in_a_setgid_directory_is_not_setgid(client: Client, ws: Path) 
     d.mkdir()
     os.chown(d, 0, 4321)
     os.chmod(d, 0o2777)
-    for name, kw in (("a", {}), ("b", {"file_mode": 0o775}),
-                     ("c", {"mode": WriteMode.CREATE_NEW})):
-        client.write_file(str(d / name), b"x", **kw)  # type: ignore[arg-type]
+    cases: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("a", {}), ("b", {"file_mode": 0o775}), ("c", {"mode": WriteMode.CREATE_NEW}))
+    for name, kw in cases:
+        client.write_file(str(d / name), b"x", **kw)
         st = (d / name).lstat()
         assert not st.st_mode & 0o7000, (name, oct(st.st_mode))

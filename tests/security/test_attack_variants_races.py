@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -109,7 +110,7 @@ def test_parent_renamed_out_of_the_root_and_back_during_every_rpc(
         answers.add(_answer(lambda: client.read_file(str(p / "f"), offset=1, length=3)))
         answers.add(_answer(lambda: client.stat(str(p / "f")).type.name))
         answers.add(_answer(lambda: client.list_dir(str(p))))
-        answers.add(_answer(lambda i=i: client.write_file(str(p / f"w{i % 3}"), b"new")))
+        answers.add(_answer(functools.partial(client.write_file, str(p / f"w{i % 3}"), b"new")))
         answers.add(_answer(lambda: client.write_file(str(p / "f"), b"inside",
                                                       if_version="stale")))
     cotenant.stop()  # p is back inside
@@ -146,8 +147,8 @@ def test_file_exchanged_with_a_link_to_outside_during_if_version_writes(
             st = client.stat(str(target))
             if st.type is fsgate.FileType.REGULAR:
                 version = st.version
-        answers.add(_answer(lambda i=i: client.write_file(str(target), f"v{i}".encode(),
-                                                          if_version=version)))
+        answers.add(_answer(functools.partial(client.write_file, str(target), f"v{i}".encode(),
+                                                   if_version=version)))
         answers.add(_answer(lambda: client.read_file(str(target))))
         answers.add(_answer(lambda: client.stat(str(target), follow_symlinks=True).type.name))
     assert "HelperFailed" not in answers
@@ -181,5 +182,5 @@ def test_directory_exchanged_with_a_link_to_outside_during_deep_listings(
                 assert e.info.size != 54321, e
                 assert e.name.count("/") <= 1
         for name in ("sub", "lnk"):
-            a = _answer(lambda name=name: client.read_file(str(ws / "p" / name / "n1")))
+            a = _answer(functools.partial(client.read_file, str(ws / "p" / name / "n1")))
             assert a in ("OK:in", "SandboxDenied", "NotFound"), a
