@@ -251,7 +251,7 @@ def start(config: Config, executor: Executor | None = None) -> Running:
                      ("grpc.so_reuseport", 0)])
         fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(  # type: ignore[no-untyped-call]
             servicer, server)
-        status = health.Health()
+        status = health.Health(lifecycle)
         status.add_to_server(server)
         reflection.enable(server)
         endpoint = serve_metrics(metrics, config)  # before gRPC: a bad address fails start-up
