@@ -37,7 +37,7 @@ def blocked_call(tmp_path: Path) -> Iterator[tuple[Any, grpc.ServicerContext]]:
     server.add_insecure_port(address)
     server.start()
     channel = grpc.insecure_channel(address)
-    future = channel.unary_unary(METHOD).future(b"", timeout=30)
+    future = channel.unary_unary(METHOD, None, None).future(b"", timeout=30)
     try:
         yield future, contexts.get(timeout=10)
     finally:

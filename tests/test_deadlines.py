@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
-from fsgate_server.transport.deadlines import COMPACT_AT, Deadlines
+from fsgate_server.transport.deadlines import COMPACT_AT, Deadlines, Handle
 
 WAIT = 5.0  # seconds any expected event may take on a loaded machine
 
@@ -24,7 +24,11 @@ def test_callbacks_fire_in_time_order_not_registration_order(deadlines: Deadline
     fired: list[str] = []
     done = threading.Event()
     now = time.monotonic()
-    deadlines.call_at(now + 0.15, lambda: (fired.append("last"), done.set()))
+    def last() -> None:
+        fired.append("last")
+        done.set()
+
+    deadlines.call_at(now + 0.15, last)
     deadlines.call_at(now + 0.05, lambda: fired.append("first"))
     deadlines.call_at(now + 0.10, lambda: fired.append("second"))
     assert done.wait(WAIT)
@@ -86,10 +90,19 @@ def test_a_callback_that_raises_does_not_stop_later_ones(deadlines: Deadlines) -
 def test_cancel_waits_for_a_callback_that_is_running(deadlines: Deadlines) -> None:
     # After cancel() returns the guarded thing may be closed: the callback must be done.
     started, release, returned = threading.Event(), threading.Event(), threading.Event()
-    handle = deadlines.call_at(time.monotonic(),
-                               lambda: (started.set(), release.wait(WAIT)))
+
+    def slow() -> None:
+        started.set()
+        release.wait(WAIT)
+
+    handle = deadlines.call_at(time.monotonic(), slow)
     assert started.wait(WAIT)
-    canceller = threading.Thread(target=lambda: (handle.cancel(), returned.set()))
+
+    def cancel() -> None:
+        handle.cancel()
+        returned.set()
+
+    canceller = threading.Thread(target=cancel)
     canceller.start()
     assert not returned.wait(0.1)
     release.set()
@@ -99,10 +112,13 @@ def test_cancel_waits_for_a_callback_that_is_running(deadlines: Deadlines) -> No
 
 def test_a_callback_may_cancel_its_own_handle(deadlines: Deadlines) -> None:
     done = threading.Event()
-    box: list[object] = []
-    handle = deadlines.call_at(time.monotonic(),
-                               lambda: (box[0].cancel(), done.set()))  # type: ignore[attr-defined]
-    box.append(handle)
+    handles: list[Handle] = []
+
+    def cancel_self() -> None:
+        handles[0].cancel()  # must not wait for itself
+        done.set()
+
+    handles.append(deadlines.call_at(time.monotonic() + 0.05, cancel_self))
     assert done.wait(WAIT)
 
 

@@ -89,12 +89,14 @@ def serve(tmp_path: Path, executor: FakeExecutor, **config: Any
                                   executor, lifecycle=Lifecycle())  # type: ignore[arg-type]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=WORKERS,
                                                     thread_name_prefix=WORKER_PREFIX))
-    fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(servicer, server)
+    fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        servicer, server)
     server.add_insecure_port(f"unix:{tmp_path / 's.sock'}")
     server.start()
     channel = grpc.insecure_channel(f"unix:{tmp_path / 's.sock'}")
     try:
-        yield servicer, fsgate_pb2_grpc.FileSystemServiceStub(channel), root
+        stub = fsgate_pb2_grpc.FileSystemServiceStub(channel)  # type: ignore[no-untyped-call]
+        yield servicer, stub, root
     finally:
         channel.close()
         server.stop(None)
