@@ -14,9 +14,11 @@ from typing import Any
 import grpc
 import pytest
 import structlog
+from fsgate.reasons import Reason
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
 from fsgate_server.config import Config
+from fsgate_server.errors import Failure
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.policy import Root
 from fsgate_server.transport.deadlines import COMPACT_AT
@@ -49,7 +51,13 @@ class FakeCall:
         self.sent: list[Kind] = []
         self.closed = threading.Event()
 
+    def _channel(self) -> None:
+        # a killed helper's channel is broken, as with a real one: nothing reaches it
+        if self.helper.killed.is_set():
+            raise Failure(Reason.HELPER_FAILED, "helper channel broke", self.path)
+
     def expect(self, kind: Kind) -> Any:
+        self._channel()
         if kind is Kind.READY:
             return None
         if self.barrier is not None:  # hold the helper until WORKERS calls hold theirs
@@ -59,6 +67,7 @@ class FakeCall:
                 "bytes_written": 0}
 
     def send(self, kind: Kind, payload: bytes = b"") -> None:
+        self._channel()
         self.sent.append(kind)
 
     def close(self) -> None:
