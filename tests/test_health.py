@@ -11,6 +11,7 @@ import grpc
 import pytest
 from fsgate_server.transport import health as health_mod
 from fsgate_server.transport.health import SERVICES, Health
+from fsgate_server.transport.lifecycle import Lifecycle
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -85,3 +86,24 @@ def test_unknown_service_is_not_found(served: tuple[Health, health_pb2_grpc.Heal
     with pytest.raises(grpc.RpcError) as err:
         stub.Check(health_pb2.HealthCheckRequest(service="no.Such"), timeout=5)
     assert err.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+def test_health_drains_the_shared_lifecycle_and_gives_up_readiness_when_it_drains(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(health_mod, "READY_RETRY", 30)  # only the drain can end the wait
+    lifecycle = Lifecycle()
+    status = Health(lifecycle)
+
+    def check() -> None:
+        raise RuntimeError("helper not ready")
+
+    loop = status.become_ready(check)
+    lifecycle.begin_drain()  # the server starts to drain: the readiness loop stops
+    loop.join(5)
+    assert not loop.is_alive() and not status.ready
+    status.serving()
+    assert not status.ready  # draining is for good
+
+    other = Lifecycle()
+    Health(other).drain()
+    assert other.is_draining  # file calls are refused from the health drain on

@@ -18,6 +18,7 @@ from fsgate_server.helper.protocol import Kind
 from fsgate_server.operability.logs import redact_secrets
 from fsgate_server.policy import Root
 from fsgate_server.transport.handlers import FileSystemServicer
+from fsgate_server.transport.lifecycle import Lifecycle
 
 from .helpers import rpc_reason
 
@@ -77,7 +78,8 @@ def served(tmp_path: Path) -> Iterator[tuple[FileSystemServicer, Any, Path]]:
     root = tmp_path / "ws"
     root.mkdir()
     servicer = FileSystemServicer(Config(roots=(Root(str(root), True),)),
-                                  FakeExecutor())  # type: ignore[arg-type]  # FakeCall: duck-typed
+                                  FakeExecutor(),  # type: ignore[arg-type]  # FakeCall: duck-typed
+                                  lifecycle=Lifecycle())
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(servicer, server)
     server.add_insecure_port(f"unix:{tmp_path / 's.sock'}")
@@ -140,7 +142,7 @@ def test_bearer_token_and_file_contents_never_reach_the_log(served: Any) -> None
 
 def test_request_during_drain_is_refused_shutting_down_and_logged(served: Any) -> None:
     servicer, stub, root = served
-    servicer.draining = True
+    servicer.lifecycle.begin_drain()
     with structlog.testing.capture_logs() as logs, pytest.raises(grpc.RpcError) as err:
         stub.Stat(pb.StatRequest(path=str(root)))
     assert rpc_reason(err.value) == (grpc.StatusCode.UNAVAILABLE, "SHUTTING_DOWN")

@@ -4,10 +4,10 @@ Handlers never open a user file: everything that touches one happens in the help
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import grpc
@@ -15,19 +15,20 @@ import structlog
 from fsgate.reasons import Reason
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
-from grpc._cython import cygrpc  # type: ignore[attr-defined]  # grpc's cython module: no stubs
 
 from fsgate_server import policy
 from fsgate_server.backends.channel import Executor, HelperCall
 from fsgate_server.config import Config
-from fsgate_server.errors import Failure, shorten
+from fsgate_server.errors import Failure
 from fsgate_server.helper.ops import Request
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.operability.metrics import Metrics
-from fsgate_server.transport import request_id
+from fsgate_server.transport import requestlog
+from fsgate_server.transport.admission import Admission
+from fsgate_server.transport.call_end import end_deadline_exceeded
 from fsgate_server.transport.convert import dir_entry, file_info, request_policy
-from fsgate_server.transport.inflight import Inflight
-from fsgate_server.transport.status import abort, code_of
+from fsgate_server.transport.deadlines import Deadlines
+from fsgate_server.transport.lifecycle import Lifecycle
 from fsgate_server.transport.tokens import decode_page_token, encode_page_token
 
 log = structlog.get_logger("fsgate.request")
@@ -40,17 +41,23 @@ T = TypeVar("T")
 
 
 class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
-    def __init__(self, config: Config, executor: Executor, metrics: Metrics | None = None
-                 ) -> None:
+    """The RPCs. What they share comes in: ``lifecycle`` (draining / aborted, driven by
+    whoever stops the server), ``admission`` (slots and running helpers), ``deadlines``
+    (the one thread that kills a helper whose deadline passed); each defaults to a fresh
+    one for a servicer used on its own."""
+
+    def __init__(self, config: Config, executor: Executor, metrics: Metrics | None = None,
+                 *, lifecycle: Lifecycle | None = None, admission: Admission | None = None,
+                 deadlines: Deadlines | None = None) -> None:
         self.config = config
         self.roots = config.roots
         self.executor = executor
-        self._slots = threading.BoundedSemaphore(config.max_concurrent_helpers)
-        self.draining = False
-        self.aborted = False  # set when shutdown's grace ran out: nothing commits any more
         self.metrics = metrics if metrics is not None else Metrics()
-        self.inflight = Inflight()  # helpers running now: a gauge, and killed at shutdown
-        self.metrics.count_helpers_with(self.inflight.__len__)
+        self.lifecycle = lifecycle if lifecycle is not None else Lifecycle()
+        self.admission = admission if admission is not None else Admission(
+            config.max_concurrent_helpers, config.queue_timeout)
+        self.deadlines = deadlines if deadlines is not None else Deadlines()
+        self.metrics.count_helpers_with(self.admission.running)
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -63,13 +70,9 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
 
     @contextmanager
     def _helper(self, context: grpc.ServicerContext, req: Request) -> Iterator[HelperCall]:
-        if self.draining:
-            raise Failure(Reason.SHUTTING_DOWN, "the server is shutting down", req.path)
+        self.lifecycle.refuse_if_draining(req.path)
         deadline = self._deadline(context)
-        wait = min(self.config.queue_timeout, max(deadline - time.monotonic(), 0))
-        if not self._slots.acquire(timeout=wait):
-            raise Failure(Reason.BUSY, "too many requests in flight; retry later", req.path)
-        try:
+        with self.admission.slot(deadline, req.path):
             started = time.monotonic()
             call = self.executor.start(req, deadline)
             self.metrics.observe_helper_start(time.monotonic() - started)
@@ -77,40 +80,27 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
             context.add_callback(call.helper.kill)
             # The helper deadline holds even while we wait on the client (a stalled upload,
             # an unread download): kill the helper and end the call when it passes.
-            watchdog = threading.Timer(max(deadline - time.monotonic(), 0),
-                                       self._expire, (context, call))
-            watchdog.daemon = True
-            watchdog.start()
+            watchdog = self.deadlines.call_at(deadline, partial(self._expire, context, call))
             try:
-                with self.inflight.track(call.helper):
+                with self.admission.track(call.helper):
                     yield call
             finally:
                 watchdog.cancel()
                 call.close()
-        finally:
-            self._slots.release()
 
     def _require_alive(self, context: grpc.ServicerContext, path: str) -> None:
-        if self.aborted:
-            raise Failure(Reason.SHUTTING_DOWN,
-                               "the server shut down before the write completed", path)
+        self.lifecycle.refuse_if_aborted(path)
         if not context.is_active():
             raise Failure(Reason.DEADLINE_EXCEEDED,
                                "the call ended before the stream completed", path)
 
     @staticmethod
     def _expire(context: grpc.ServicerContext, call: HelperCall) -> None:
+        """Runs on the deadline thread: kill the helper, then end the call, which unblocks
+        a handler waiting on the client; nothing is committed."""
         log.warning("helper_deadline_exceeded", pid=call.pid, path=call.req.path)
         call.helper.kill()
-        # Ending the call unblocks a handler waiting on the client; nothing is committed.
-        # grpc-python's public cancel() always says CANCELLED; the core call can say
-        # DEADLINE_EXCEEDED, which is what happened. Fall back if that internal API moves.
-        try:
-            core_call = context._rpc_event.call  # type: ignore[attr-defined]  # grpc internal
-            core_call.cancel(cygrpc.StatusCode.deadline_exceeded,
-                             "the helper timed out and was killed")
-        except (AttributeError, TypeError):
-            context.cancel()  # type: ignore[no-untyped-call]  # grpc-stubs: cancel() unannotated
+        end_deadline_exceeded(context, "the helper timed out and was killed")
 
     def _resolve(self, path: str, msg: Any, *, write: bool) -> tuple[str, policy.EffectivePolicy]:
         try:
@@ -122,53 +112,12 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
 
     @contextmanager
     def _rpc(self, method: str, context: grpc.ServicerContext) -> Iterator[dict[str, Any]]:
-        """One log line and one metrics update per request; a Failure becomes the
-        call's status. The request id goes back in the trailing metadata, also on errors."""
-        facts: dict[str, Any] = {}
-        start = time.monotonic()
-        code, reason = "OK", ""
-        rid = request_id.from_metadata(context.invocation_metadata())
-        trailing = ((request_id.HEADER, rid),)
-        context.set_trailing_metadata(trailing)
-        try:
-            if self.draining:
-                raise Failure(Reason.SHUTTING_DOWN, "the server is shutting down")
+        """One log line and one metrics update per request (requestlog.logged); a Failure
+        becomes the call's status. Refused SHUTTING_DOWN once the server drains."""
+        with requestlog.logged(method, context, backend=self.executor.name,
+                               metrics=self.metrics) as facts:
+            self.lifecycle.refuse_if_draining()
             yield facts
-        except Failure as exc:
-            code, reason = code_of(exc.reason).name, exc.reason.value
-            if exc.path and "path" not in facts:  # refused before the handler noted it
-                facts["path"] = exc.path
-            if not context.is_active() and exc.reason is not Reason.DEADLINE_EXCEEDED:
-                # the client went away first; that is the story, not the error it caused
-                code, reason = "CANCELLED", ""
-            abort(context, exc, trailing)
-        except GeneratorExit:
-            code = "CANCELLED"
-            raise
-        except grpc.RpcError:
-            # gRPC's own: a request stream that ended because the call was cancelled (by
-            # the client, or by shutdown). gRPC knows; re-raised, it logs nothing.
-            code = "CANCELLED" if not context.is_active() else "INTERNAL"
-            if code == "INTERNAL":
-                log.exception("internal_error", method=method, request_id=rid)
-            raise
-        except Exception as exc:  # a bug of ours: the caller gets INTERNAL, the log the trace
-            if not context.is_active():  # nobody is waiting for an answer any more
-                code = "CANCELLED"
-                abort(context, Failure(Reason.HELPER_FAILED, "the call was cancelled"),
-                      trailing)
-            code, reason = "INTERNAL", Reason.HELPER_FAILED.value
-            log.exception("internal_error", method=method, request_id=rid)
-            abort(context, Failure(Reason.HELPER_FAILED, f"internal error: {exc!r}"),
-                  trailing)
-        finally:
-            if "path" in facts:
-                facts["path"] = shorten(facts["path"])
-            seconds = time.monotonic() - start
-            log.info("request", request_id=rid, method=method, code=code, reason=reason,
-                     duration_ms=round(seconds * 1000, 3),
-                     backend=self.executor.name, peer=context.peer(), **facts)
-            self.metrics.observe_request(method, code, reason, seconds, facts)
 
     # --- RPCs ------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from fsgate_server.transport.lifecycle import Lifecycle
+
 if TYPE_CHECKING:
     from fsgate_server.backends.channel import Executor
     from fsgate_server.policy import Root
@@ -82,11 +84,14 @@ class HealthServicer(health.HealthServicer):
 
 
 class Health:
-    """The health service of one server and the start-up readiness check behind it."""
+    """The health service of one server and the start-up readiness check behind it.
 
-    def __init__(self) -> None:
+    Draining is the server's ``lifecycle`` (shared with the file servicer): once it drains,
+    NOT_SERVING for good and the readiness check gives up."""
+
+    def __init__(self, lifecycle: Lifecycle | None = None) -> None:
         self.servicer = HealthServicer()
-        self._draining = threading.Event()
+        self.lifecycle = lifecycle if lifecycle is not None else Lifecycle()
         self._ready = threading.Event()
         for name in SERVICES:  # the library starts "" as SERVING; not until a helper answers
             self.servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -110,27 +115,28 @@ class Health:
 
     def _ready_loop(self, check: Callable[[], None]) -> None:
         started = time.monotonic()
-        while not self._draining.is_set():
+        while not self.lifecycle.is_draining:
             try:
                 check()
             except Exception as exc:  # whatever broke, the probe stays NOT_SERVING
                 log.warning("not_ready", error=str(exc))
-                self._draining.wait(READY_RETRY)
+                self.lifecycle.wait_drain(READY_RETRY)
                 continue
             self.serving()
             log.info("ready", seconds=round(time.monotonic() - started, 3))
             return
 
     def serving(self) -> None:
-        if self._draining.is_set():
+        if self.lifecycle.is_draining:
             return
         for name in SERVICES:
             self.servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._ready.set()
 
     def drain(self) -> None:
-        """NOT_SERVING for every service, for good: later ``set`` calls are ignored."""
-        self._draining.set()
+        """NOT_SERVING for every service, for good: later ``set`` calls are ignored. Also
+        drains the lifecycle (new file calls are refused SHUTTING_DOWN from now on)."""
+        self.lifecycle.begin_drain()
         self.servicer.enter_graceful_shutdown()  # watchers are told NOT_SERVING...
         self.servicer.end_watches()  # ...and their streams end, so they hold up nothing
 

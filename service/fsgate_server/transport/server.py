@@ -27,7 +27,10 @@ from fsgate_server.policy import Root, is_within
 from fsgate_server.runtime_roots import runtime_roots
 from fsgate_server.sandbox.rlimits import Limits, open_files_for
 from fsgate_server.transport import auth, health, reflection
+from fsgate_server.transport.admission import Admission
+from fsgate_server.transport.deadlines import Deadlines
 from fsgate_server.transport.handlers import FileSystemServicer
+from fsgate_server.transport.lifecycle import Lifecycle
 
 log = structlog.get_logger("fsgate.server")
 
@@ -86,20 +89,24 @@ class Running:
     executor: Executor
     servicer: FileSystemServicer
     ports: list[int]
+    # shared with the servicer, which reads them; stop() drives them
+    lifecycle: Lifecycle
+    admission: Admission
+    deadlines: Deadlines
     tokens: auth.TokenStore | None = None
     health: health.Health | None = None
     metrics: Endpoint | None = None
 
     def _abort_inflight(self) -> int:
-        self.servicer.aborted = True
-        return self.servicer.inflight.kill_all()
+        self.lifecycle.abort()
+        return self.admission.kill_all()
 
     def stop(self, grace: float | None = 5.0) -> None:
         """Drain: NOT_SERVING, refuse new calls, let in-flight ones run up to ``grace``
         seconds, cancel the rest (an unfinished write changes nothing), kill every helper."""
         if self.health is not None:
             self.health.drain()
-        self.servicer.draining = True
+        self.lifecycle.begin_drain()
         killed = 0
         if grace is None or grace <= 0:
             killed = self._abort_inflight()
@@ -110,7 +117,8 @@ class Running:
         if grace and not done.wait(max(grace - 0.05, 0)):
             killed = self._abort_inflight()
         done.wait()
-        killed += self.servicer.inflight.kill_all()  # handlers still unwinding
+        killed += self.admission.kill_all()  # handlers still unwinding
+        self.deadlines.stop()  # every call has ended: no deadline is left to watch
         self.executor.stop()
         if self.metrics is not None:
             self.metrics.close()
@@ -229,7 +237,11 @@ def start(config: Config, executor: Executor | None = None) -> Running:
         backend = executor.name
     try:
         metrics = Metrics()
-        servicer = FileSystemServicer(config, executor, metrics)
+        lifecycle = Lifecycle()
+        admission = Admission(config.max_concurrent_helpers, config.queue_timeout)
+        deadlines = Deadlines()
+        servicer = FileSystemServicer(config, executor, metrics, lifecycle=lifecycle,
+                                      admission=admission, deadlines=deadlines)
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.max_concurrent_helpers + 8,
                                        thread_name_prefix="fsgate-rpc"),
@@ -239,7 +251,7 @@ def start(config: Config, executor: Executor | None = None) -> Running:
                      ("grpc.so_reuseport", 0)])
         fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(
             servicer, server)
-        status = health.Health()
+        status = health.Health(lifecycle)
         status.add_to_server(server)
         reflection.enable(server)
         endpoint = serve_metrics(metrics, config)  # before gRPC: a bad address fails start-up
@@ -267,7 +279,8 @@ def start(config: Config, executor: Executor | None = None) -> Running:
              metrics_port=endpoint.port if endpoint else None)
     warn_overlaps(config.roots, executor_roots(executor))
     start_background_sweep(executor, config)
-    return Running(server, executor, servicer, ports, store, status, endpoint)
+    return Running(server, executor, servicer, ports, lifecycle, admission, deadlines,
+                   store, status, endpoint)
 
 
 def serve_metrics(metrics: Metrics, config: Config) -> Endpoint | None:
