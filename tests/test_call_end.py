@@ -61,5 +61,5 @@ def test_without_the_private_api_the_call_is_cancelled_instead() -> None:
             self.cancelled = True
 
     context = PublicOnly()
-    assert end_deadline_exceeded(context, "x") is False  # type: ignore[arg-type]
+    assert end_deadline_exceeded(context, "x") is False  # type: ignore[arg-type]  # a fake context
     assert context.cancelled

@@ -40,7 +40,7 @@ def test_equal_times_fire_first_come_first_served(deadlines: Deadlines) -> None:
     done = threading.Event()
     when = time.monotonic() + 0.05
     for i in range(5):
-        deadlines.call_at(when, lambda i=i: fired.append(i))  # type: ignore[misc]
+        deadlines.call_at(when, lambda i=i: fired.append(i))  # type: ignore[misc]  # lambda default binds i
     deadlines.call_at(when, done.set)
     assert done.wait(WAIT)
     assert fired == [0, 1, 2, 3, 4]

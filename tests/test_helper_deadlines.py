@@ -95,7 +95,7 @@ def serve(tmp_path: Path, executor: FakeExecutor, **config: Any
     root = tmp_path / "ws"
     root.mkdir()
     servicer = FileSystemServicer(Config(roots=(Root(str(root), True),), **config),
-                                  executor, lifecycle=Lifecycle())  # type: ignore[arg-type]
+                                  executor, lifecycle=Lifecycle())  # type: ignore[arg-type]  # fake executor
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=WORKERS,
                                                     thread_name_prefix=WORKER_PREFIX))
     fsgate_pb2_grpc.add_FileSystemServiceServicer_to_server(
