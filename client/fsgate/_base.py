@@ -125,6 +125,11 @@ class _ClientBase:
     def timeouts(self) -> Timeouts:
         return self._timeouts
 
+    @property
+    def _channel_options(self) -> Sequence[tuple[str, Any]]:
+        """The channel arguments of every channel this client opens (tests read them)."""
+        return self._spec.options
+
     def __repr__(self) -> str:  # never shows the token
         return f"{type(self).__name__}({self._target!r})"
 
