@@ -1,9 +1,10 @@
 # fsgate: sandboxed file operations over gRPC.
 #   docker build -t fsgate .
 #   docker run --rm -v "$PWD/workspace:/workspace" -v fsgate-run:/run/fsgate fsgate
-# Stage 1 builds a virtualenv holding fsgate and its dependencies; stage 2 copies it into a
-# slim image with bubblewrap and nothing to build with. tests/deploy/test_dockerfile.py lints
-# this file with hadolint and runs its install and entrypoint steps on the test machine.
+# Stage 1 builds a virtualenv holding fsgate[server] (the client and the server's
+# dependencies); stage 2 copies it into a slim image with bubblewrap and nothing to build
+# with. tests/deploy/test_dockerfile.py lints this file with hadolint and runs its install
+# and entrypoint steps on the test machine.
 
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \

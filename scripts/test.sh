@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -e '.[dev]'  # dev includes the server extra
 # Bytecode ahead of time: a helper starts in a read-only sandbox and cannot write .pyc, so
 # without this every helper would compile fsgate from source again.
 .venv/bin/python -m compileall -q client service

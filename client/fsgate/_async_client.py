@@ -4,7 +4,8 @@
 async iterators, the same exceptions, deadlines, retries and channel arguments (all from
 :class:`fsgate._base._ClientBase`). ReadFile, ListDir and Stat run on a grpc.aio channel;
 WriteFile runs on a blocking channel fed from the loop, because grpc.aio can lose the
-server's status of a rejected write (see :mod:`fsgate._async_write`).
+server's status of a rejected write (see :mod:`fsgate._async_write`); its start and
+outcome are the blocking client's (:mod:`fsgate._write`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from typing import Any, Protocol, cast
+from typing import Any
 
 import grpc
 import grpc.aio
 
 from fsgate._async_write import AsyncWriteData, LoopFedRequests, async_data_chunks
 from fsgate._base import DEFAULT_TIMEOUTS, DEFAULT_WRITE_CHUNK, SupportsWrite, _ClientBase
-from fsgate._client import _cancel, _Stub
-from fsgate._errors import FsgateError
+from fsgate._channel import AsyncStub, Stub
 from fsgate._types import (
     DirEntry,
     FileInfo,
@@ -30,9 +30,9 @@ from fsgate._types import (
     Timeouts,
     WriteMode,
     WriteResult,
-    fspath,
 )
-from fsgate.v1 import fsgate_pb2, fsgate_pb2_grpc
+from fsgate._write import start_write, write_outcome
+from fsgate.v1 import fsgate_pb2
 
 __all__ = ["AsyncClient"]
 
@@ -46,21 +46,6 @@ def _settle_soon(loop: asyncio.AbstractEventLoop, ended: asyncio.Future[None]) -
     """From any thread: resolve ``ended`` on its loop (a closed loop has nobody waiting)."""
     with contextlib.suppress(RuntimeError):
         loop.call_soon_threadsafe(_settle, ended)
-
-
-class _AsyncStub(Protocol):
-    """The generated FileSystemServiceStub on a grpc.aio channel, typed."""
-
-    ReadFile: grpc.aio.UnaryStreamMultiCallable[
-        fsgate_pb2.ReadFileRequest, fsgate_pb2.ReadFileResponse
-    ]
-    WriteFile: grpc.aio.StreamUnaryMultiCallable[
-        fsgate_pb2.WriteFileRequest, fsgate_pb2.WriteFileResponse
-    ]
-    ListDir: grpc.aio.UnaryUnaryMultiCallable[
-        fsgate_pb2.ListDirRequest, fsgate_pb2.ListDirResponse
-    ]
-    Stat: grpc.aio.UnaryUnaryMultiCallable[fsgate_pb2.StatRequest, fsgate_pb2.StatResponse]
 
 
 # --- the asyncio client -------------------------------------------------------------------
@@ -94,46 +79,26 @@ class AsyncClient(_ClientBase):
         super().__init__(target, token=token, policy=policy, timeouts=timeouts,
                          options=options, credentials=credentials)
         self._channel: grpc.aio.Channel | None = None
-        self._stub: _AsyncStub | None = None
+        self._stub: AsyncStub | None = None
         self._write_channel: grpc.Channel | None = None
-        self._write_stub: _Stub | None = None
+        self._write_stub: Stub | None = None
         self._closed = False
 
     # lifecycle
-    def _open(self) -> _AsyncStub:
+    def _open(self) -> AsyncStub:
         """The grpc.aio stub, creating its channel on first use (it binds to the loop)."""
         if self._closed:
             raise ValueError("fsgate AsyncClient is closed")
         if self._stub is None:
-            if self._credentials is None:
-                channel = grpc.aio.insecure_channel(self._target, options=self._channel_options)
-            else:
-                channel = grpc.aio.secure_channel(
-                    self._target, self._credentials, options=self._channel_options
-                )
-            self._channel = channel
-            self._stub = cast(
-                _AsyncStub,
-                fsgate_pb2_grpc.FileSystemServiceStub(channel),
-            )
+            self._channel, self._stub = self._spec.open_aio()
         return self._stub
 
-    def _open_writer(self) -> _Stub:
+    def _open_writer(self) -> Stub:
         """The blocking stub WriteFile uses, creating its channel on first use."""
         if self._closed:
             raise ValueError("fsgate AsyncClient is closed")
         if self._write_stub is None:
-            if self._credentials is None:
-                channel = grpc.insecure_channel(self._target, options=self._channel_options)
-            else:
-                channel = grpc.secure_channel(
-                    self._target, self._credentials, options=self._channel_options
-                )
-            self._write_channel = channel
-            self._write_stub = cast(
-                _Stub,
-                fsgate_pb2_grpc.FileSystemServiceStub(channel),
-            )
+            self._write_channel, self._write_stub = self._spec.open()
         return self._write_stub
 
     async def close(self) -> None:
@@ -170,19 +135,18 @@ class AsyncClient(_ClientBase):
         As :meth:`fsgate.Client.open_read`; exhaust the stream or ``await
         stream.aclose()`` (that cancels the call).
         """
-        p = fspath(path)
-        request = self._read_request(p, policy, offset, length, chunk_size)
-        deadline = self._transfer_timeout(timeout)
-        call = self._open().ReadFile(request, timeout=deadline, metadata=self._metadata)
+        rpc = self._prepare_read(path, offset=offset, length=length, chunk_size=chunk_size,
+                                 policy=policy, timeout=timeout)
+        call = self._open().ReadFile(rpc.request, timeout=rpc.timeout, metadata=rpc.metadata)
         responses = aiter(call)
         try:
-            with self._errors(p):
+            with self._errors(rpc.path):
                 first = await anext(responses, None)
-            info = self._read_info(first, p)
+            info = self._read_info(first, rpc.path)
         except BaseException:
             call.cancel()
             raise
-        return info, self._stream_data(call, responses, p)
+        return info, self._stream_data(call, responses, rpc.path)
 
     async def _stream_data(
         self,
@@ -293,50 +257,29 @@ class AsyncClient(_ClientBase):
         by ``data``, re-raised as is, or the task being cancelled -- the call is cancelled
         and the target is left exactly as it was.
         """
-        p = fspath(path)
-        header = self._write_header(
-            p, policy=policy, mode=mode, create_parents=create_parents,
-            if_version=if_version, file_mode=file_mode, chunk_size=chunk_size,
+        rpc = self._prepare_write(
+            path, mode=mode, create_parents=create_parents, if_version=if_version,
+            file_mode=file_mode, chunk_size=chunk_size, policy=policy, timeout=timeout,
         )
         chunks = async_data_chunks(data, chunk_size)
-        deadline = self._transfer_timeout(timeout)
         loop = asyncio.get_running_loop()
-        requests = LoopFedRequests(header, chunks, loop)
+        requests = LoopFedRequests(rpc.request, chunks, loop)
         try:
             stub = self._open_writer()
-            with self._errors(p):
-                try:
-                    call = stub.WriteFile.future(
-                        iter(requests), timeout=deadline, metadata=self._metadata
-                    )
-                except BaseException:
-                    requests.attach(None)
-                    raise
-                requests.attach(call)
+            with self._errors(rpc.path):
+                call = start_write(stub, rpc, requests)
                 ended: asyncio.Future[None] = loop.create_future()
                 call.add_done_callback(lambda _: _settle_soon(loop, ended))
                 try:
                     await ended
                 except BaseException:  # e.g. the task was cancelled: so is the call
-                    _cancel(call)
+                    call.cancel()
                     raise
-                try:
-                    response = call.result()
-                except (grpc.RpcError, grpc.FutureCancelledError) as exc:
-                    if requests.error is not None:
-                        # The caller's data source failed; that is the error worth seeing.
-                        raise requests.error from None
-                    if isinstance(exc, grpc.FutureCancelledError):
-                        raise FsgateError(
-                            "write cancelled", code=grpc.StatusCode.CANCELLED, path=p
-                        ) from exc
-                    raise
+                response = write_outcome(call, requests, rpc.path)  # it has ended: no wait
         finally:
             await requests.stop()
             await chunks.aclose()
-        return WriteResult(
-            info=FileInfo.from_proto(response.info), bytes_written=response.bytes_written
-        )
+        return self._write_result(response)
 
     # ListDir
     async def list_dir_page(
@@ -350,12 +293,12 @@ class AsyncClient(_ClientBase):
         timeout: float | None = None,
     ) -> tuple[list[DirEntry], str]:
         """One page of a directory listing and the token of the next ("" after the last)."""
-        p = fspath(path)
-        request = self._list_request(p, policy, depth, page_size, page_token)
-        deadline = self._call_timeout(timeout)
+        rpc = self._prepare_list(path, depth=depth, page_size=page_size,
+                                 page_token=page_token, policy=policy, timeout=timeout)
         stub = self._open()
-        with self._errors(p):
-            response = await stub.ListDir(request, timeout=deadline, metadata=self._metadata)
+        with self._errors(rpc.path):
+            response = await stub.ListDir(rpc.request, timeout=rpc.timeout,
+                                          metadata=rpc.metadata)
         return self._list_page(response)
 
     async def list_dir(
@@ -381,7 +324,7 @@ class AsyncClient(_ClientBase):
             )
             for entry in entries:
                 yield entry
-            if not self._next_page(token, seen, fspath(path)):
+            if not self._next_page(token, seen, path):
                 return
 
     # Stat
@@ -394,10 +337,9 @@ class AsyncClient(_ClientBase):
         timeout: float | None = None,
     ) -> FileInfo:
         """The FileInfo of ``path``; a symlink itself unless ``follow_symlinks``."""
-        p = fspath(path)
-        request = self._stat_request(p, policy, follow_symlinks)
-        deadline = self._call_timeout(timeout)
+        rpc = self._prepare_stat(path, follow_symlinks=follow_symlinks, policy=policy,
+                                 timeout=timeout)
         stub = self._open()
-        with self._errors(p):
-            response = await stub.Stat(request, timeout=deadline, metadata=self._metadata)
-        return FileInfo.from_proto(response.info)
+        with self._errors(rpc.path):
+            response = await stub.Stat(rpc.request, timeout=rpc.timeout, metadata=rpc.metadata)
+        return self._stat_result(response)

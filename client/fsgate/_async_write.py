@@ -21,7 +21,7 @@ from typing import Any, Protocol, cast
 
 import grpc
 
-from fsgate._base import SupportsRead, check_chunk, check_read, refuse_str, split
+from fsgate._write import SupportsRead, check_chunk, check_read, refuse_str, split
 from fsgate.v1 import fsgate_pb2
 
 __all__ = ["AsyncWriteData", "LoopFedRequests", "SupportsAsyncRead", "async_data_chunks"]

@@ -1,28 +1,35 @@
 """What :class:`fsgate.Client` and :class:`fsgate.AsyncClient` share, free of I/O.
 
-:class:`_ClientBase` validates arguments, builds requests, chooses deadlines and channel
-arguments, and converts responses. The two clients add only their channel, their calls
-and their error boundary, where every ``grpc.RpcError`` becomes an
-:class:`fsgate.FsgateError` ``from`` the original (see :mod:`fsgate._errors`).
+The funnel: for each RPC, :class:`_ClientBase` has one ``_prepare_*`` step -- validate the
+arguments, build the request message with its sandbox (the policy and cwd rule), choose
+the deadline, attach the metadata -- that returns a :class:`Prepared` call, and one
+conversion of the response into the public type. The two clients only do the I/O: they
+send a :class:`Prepared` call on their channel (made by :class:`fsgate._channel.ChannelSpec`)
+inside the error boundary :meth:`_ClientBase._errors`, where every ``grpc.RpcError``
+becomes an :class:`fsgate.FsgateError` ``from`` the original (see :mod:`fsgate._errors`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
 
-from fsgate._channel import channel_options
+from fsgate._channel import ChannelSpec, channel_options
 from fsgate._errors import FsgateError, from_rpc_error
 from fsgate._types import (
     DirEntry,
     FileInfo,
     Policy,
+    StrPath,
     Timeouts,
     WriteMode,
+    WriteResult,
     check_timeout,
+    fspath,
 )
 from fsgate.v1 import fsgate_pb2
 
@@ -30,15 +37,9 @@ __all__ = [
     "DEFAULT_TIMEOUTS",
     "DEFAULT_WRITE_CHUNK",
     "MAX_WRITE_CHUNK",
-    "SupportsRead",
+    "Prepared",
     "SupportsWrite",
-    "WriteData",
-    "check_chunk",
-    "check_read",
-    "data_chunks",
     "protocol_error",
-    "refuse_str",
-    "split",
 ]
 
 MiB = 1024 * 1024
@@ -51,21 +52,26 @@ MAX_WRITE_CHUNK = 4 * MiB - 64 * 1024
 DEFAULT_TIMEOUTS = Timeouts()
 
 
-@runtime_checkable
-class SupportsRead(Protocol):
-    """A binary file object: ``read(n)`` returns at most n bytes, ``b""`` at the end."""
-
-    def read(self, size: int = ..., /) -> bytes: ...
-
-
 class SupportsWrite(Protocol):
     """A binary file object to copy into."""
 
     def write(self, data: bytes, /) -> object: ...
 
 
-#: What ``Client.write_file`` accepts as content.
-WriteData = bytes | bytearray | memoryview | Iterable[bytes] | SupportsRead
+RequestT = TypeVar("RequestT")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared(Generic[RequestT]):
+    """One RPC ready to send: its request, the path it names, its deadline and metadata.
+
+    For WriteFile, ``request`` is the stream's header; the data follows it.
+    """
+
+    path: str
+    request: RequestT
+    timeout: float
+    metadata: tuple[tuple[str, str], ...]
 
 
 def protocol_error(message: str, path: str) -> FsgateError:
@@ -73,74 +79,9 @@ def protocol_error(message: str, path: str) -> FsgateError:
     return FsgateError(f"protocol error: {message}", code=grpc.StatusCode.UNKNOWN, path=path)
 
 
-# --- request data -------------------------------------------------------------------------
-def split(data: bytes | bytearray | memoryview, chunk_size: int) -> Iterator[bytes]:
-    """``data`` in chunks of at most ``chunk_size`` bytes (none for empty data)."""
-    view = memoryview(data).cast("B")
-    for start in range(0, len(view), chunk_size):
-        yield bytes(view[start : start + chunk_size])
-
-
-def check_chunk(chunk: object, what: str) -> bytes | bytearray | memoryview:
-    """``chunk`` if it is bytes-like; a TypeError naming ``what`` gave it otherwise."""
-    if not isinstance(chunk, (bytes, bytearray, memoryview)):
-        raise TypeError(f"{what} must be bytes, not {type(chunk).__name__}")
-    return chunk
-
-
-def check_read(chunk: object) -> bytes | bytearray | memoryview | None:
-    """A file object's ``read()`` result; None (a non-blocking stream) is an error.
-
-    Stopping at None would commit a truncated file, so it fails (the write is then
-    cancelled and changes nothing).
-    """
-    if chunk is None:
-        raise BlockingIOError("write_file source returned None (non-blocking stream)")
-    if not isinstance(chunk, (bytes, bytearray, memoryview)):
-        raise TypeError(
-            f"write_file source must be opened in binary mode, read() gave "
-            f"{type(chunk).__name__}"
-        )
-    return chunk
-
-
-def _iter_chunks(chunks: Iterable[bytes], chunk_size: int) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield from split(check_chunk(chunk, "write_file data chunks"), chunk_size)
-
-
-def _read_chunks(source: SupportsRead, chunk_size: int) -> Iterator[bytes]:
-    while True:
-        chunk = check_read(source.read(chunk_size))
-        if not chunk:
-            return
-        yield from split(chunk, chunk_size)
-
-
-def refuse_str(data: object) -> None:
-    """A TypeError for text: the wire carries bytes, and guessing an encoding is wrong."""
-    if isinstance(data, str):
-        raise TypeError("write_file data must be bytes, not str; encode it first")
-
-
-def data_chunks(data: WriteData, chunk_size: int) -> Iterator[bytes]:
-    """Content as chunks of at most ``chunk_size`` bytes; type errors raise here, eagerly."""
-    refuse_str(data)
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return split(data, chunk_size)
-    if isinstance(data, SupportsRead):
-        return _read_chunks(data, chunk_size)
-    if isinstance(data, Iterable):
-        return _iter_chunks(data, chunk_size)
-    raise TypeError(
-        f"write_file data must be bytes, an iterable of bytes or a binary file object, "
-        f"not {type(data).__name__}"
-    )
-
-
 # --- the shared base ----------------------------------------------------------------------
 class _ClientBase:
-    """Request building and response conversion, free of I/O; shared by sync and async."""
+    """The prepare step of each RPC and the conversion of its response, free of I/O."""
 
     def __init__(
         self,
@@ -166,8 +107,7 @@ class _ClientBase:
         self._target = target
         self._policy = policy
         self._timeouts = timeouts
-        self._credentials = credentials
-        self._channel_options = channel_options(timeouts.connect, options)
+        self._spec = ChannelSpec(target, channel_options(timeouts.connect, options), credentials)
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {token}"),) if token is not None else ()
         )
@@ -185,6 +125,11 @@ class _ClientBase:
     def timeouts(self) -> Timeouts:
         return self._timeouts
 
+    @property
+    def _channel_options(self) -> Sequence[tuple[str, Any]]:
+        """The channel arguments of every channel this client opens (tests read them)."""
+        return self._spec.options
+
     def __repr__(self) -> str:  # never shows the token
         return f"{type(self).__name__}({self._target!r})"
 
@@ -198,14 +143,7 @@ class _ClientBase:
         except grpc.RpcError as exc:
             raise from_rpc_error(exc, path=path) from exc
 
-    # deadlines
-    def _call_timeout(self, timeout: float | None) -> float:
-        return self._timeouts.call if timeout is None else check_timeout(timeout)
-
-    def _transfer_timeout(self, timeout: float | None) -> float:
-        return self._timeouts.transfer if timeout is None else check_timeout(timeout)
-
-    # requests
+    # the parts of every prepare step
     def _sandbox(self, path: str, policy: Policy | None) -> fsgate_pb2.SandboxPolicy | None:
         """The request's policy (the override, else the client's); None sends no sandbox.
 
@@ -214,60 +152,41 @@ class _ClientBase:
         effective = policy if policy is not None else self._policy
         return effective.to_proto(path) if effective is not None else None
 
-    def _read_request(
-        self, path: str, policy: Policy | None, offset: int, length: int, chunk_size: int
-    ) -> fsgate_pb2.ReadFileRequest:
-        return fsgate_pb2.ReadFileRequest(
-            path=path,
-            sandbox=self._sandbox(path, policy),
+    def _prepared(self, path: str, request: RequestT, timeout: float) -> Prepared[RequestT]:
+        return Prepared(path, request, timeout, self._metadata)
+
+    def _call_timeout(self, timeout: float | None) -> float:
+        """A unary call's deadline: ``timeout``, else ``timeouts.call``."""
+        return self._timeouts.call if timeout is None else check_timeout(timeout)
+
+    def _transfer_timeout(self, timeout: float | None) -> float:
+        """A whole stream's deadline: ``timeout``, else ``timeouts.transfer``."""
+        return self._timeouts.transfer if timeout is None else check_timeout(timeout)
+
+    # ReadFile
+    def _prepare_read(
+        self,
+        path: StrPath,
+        *,
+        offset: int,
+        length: int,
+        chunk_size: int,
+        policy: Policy | None,
+        timeout: float | None,
+    ) -> Prepared[fsgate_pb2.ReadFileRequest]:
+        p = fspath(path)
+        request = fsgate_pb2.ReadFileRequest(
+            path=p,
+            sandbox=self._sandbox(p, policy),
             offset=offset,
             length=length,
             chunk_size=chunk_size,
         )
+        return self._prepared(p, request, self._transfer_timeout(timeout))
 
-    def _write_header(
-        self,
-        path: str,
-        *,
-        policy: Policy | None,
-        mode: WriteMode,
-        create_parents: bool,
-        if_version: str,
-        file_mode: int,
-        chunk_size: int,
-    ) -> fsgate_pb2.WriteFileRequest.Header:
-        if not 1 <= chunk_size <= MAX_WRITE_CHUNK:
-            raise ValueError(f"chunk_size must be 1..{MAX_WRITE_CHUNK} bytes, got {chunk_size}")
-        return fsgate_pb2.WriteFileRequest.Header(
-            path=path,
-            sandbox=self._sandbox(path, policy),
-            mode=WriteMode(mode).value,
-            create_parents=create_parents,
-            if_version=if_version,
-            file_mode=file_mode,
-        )
-
-    def _list_request(
-        self, path: str, policy: Policy | None, depth: int, page_size: int, page_token: str
-    ) -> fsgate_pb2.ListDirRequest:
-        return fsgate_pb2.ListDirRequest(
-            path=path,
-            sandbox=self._sandbox(path, policy),
-            depth=depth,
-            page_size=page_size,
-            page_token=page_token,
-        )
-
-    def _stat_request(
-        self, path: str, policy: Policy | None, follow_symlinks: bool
-    ) -> fsgate_pb2.StatRequest:
-        return fsgate_pb2.StatRequest(
-            path=path, sandbox=self._sandbox(path, policy), follow_symlinks=follow_symlinks
-        )
-
-    # responses
     @staticmethod
     def _read_info(first: fsgate_pb2.ReadFileResponse | None, path: str) -> FileInfo:
+        """The FileInfo of the stream's first message (None: the stream had none)."""
         if first is None:
             raise protocol_error("ReadFile stream ended before its info message", path)
         if first.WhichOneof("payload") != "info":
@@ -276,16 +195,70 @@ class _ClientBase:
 
     @staticmethod
     def _read_data(msg: fsgate_pb2.ReadFileResponse, path: str) -> bytes:
+        """The content of a later message of the stream."""
         if msg.WhichOneof("payload") != "data":
             raise protocol_error("ReadFile sent a second info message", path)
         return msg.data
+
+    # WriteFile
+    def _prepare_write(
+        self,
+        path: StrPath,
+        *,
+        mode: WriteMode,
+        create_parents: bool,
+        if_version: str,
+        file_mode: int,
+        chunk_size: int,
+        policy: Policy | None,
+        timeout: float | None,
+    ) -> Prepared[fsgate_pb2.WriteFileRequest.Header]:
+        p = fspath(path)
+        if not 1 <= chunk_size <= MAX_WRITE_CHUNK:
+            raise ValueError(f"chunk_size must be 1..{MAX_WRITE_CHUNK} bytes, got {chunk_size}")
+        header = fsgate_pb2.WriteFileRequest.Header(
+            path=p,
+            sandbox=self._sandbox(p, policy),
+            mode=WriteMode(mode).value,
+            create_parents=create_parents,
+            if_version=if_version,
+            file_mode=file_mode,
+        )
+        return self._prepared(p, header, self._transfer_timeout(timeout))
+
+    @staticmethod
+    def _write_result(response: fsgate_pb2.WriteFileResponse) -> WriteResult:
+        return WriteResult(
+            info=FileInfo.from_proto(response.info), bytes_written=response.bytes_written
+        )
+
+    # ListDir
+    def _prepare_list(
+        self,
+        path: StrPath,
+        *,
+        depth: int,
+        page_size: int,
+        page_token: str,
+        policy: Policy | None,
+        timeout: float | None,
+    ) -> Prepared[fsgate_pb2.ListDirRequest]:
+        p = fspath(path)
+        request = fsgate_pb2.ListDirRequest(
+            path=p,
+            sandbox=self._sandbox(p, policy),
+            depth=depth,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return self._prepared(p, request, self._call_timeout(timeout))
 
     @staticmethod
     def _list_page(msg: fsgate_pb2.ListDirResponse) -> tuple[list[DirEntry], str]:
         return [DirEntry.from_proto(e) for e in msg.entries], msg.next_page_token
 
     @staticmethod
-    def _next_page(token: str, seen: set[str], path: str) -> bool:
+    def _next_page(token: str, seen: set[str], path: StrPath) -> bool:
         """Whether a listing goes on after a page that ended with ``token``.
 
         Bounds the loop against a server that cycles its tokens.
@@ -293,6 +266,25 @@ class _ClientBase:
         if not token:
             return False
         if token in seen:
-            raise protocol_error("ListDir repeated a page token", path)
+            raise protocol_error("ListDir repeated a page token", fspath(path))
         seen.add(token)
         return True
+
+    # Stat
+    def _prepare_stat(
+        self,
+        path: StrPath,
+        *,
+        follow_symlinks: bool,
+        policy: Policy | None,
+        timeout: float | None,
+    ) -> Prepared[fsgate_pb2.StatRequest]:
+        p = fspath(path)
+        request = fsgate_pb2.StatRequest(
+            path=p, sandbox=self._sandbox(p, policy), follow_symlinks=follow_symlinks
+        )
+        return self._prepared(p, request, self._call_timeout(timeout))
+
+    @staticmethod
+    def _stat_result(response: fsgate_pb2.StatResponse) -> FileInfo:
+        return FileInfo.from_proto(response.info)

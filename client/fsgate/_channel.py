@@ -1,7 +1,9 @@
-"""The gRPC channel arguments of every fsgate client: retries, keepalive, reconnects.
+"""The one place a fsgate client channel is made, and its arguments.
 
-Pure data, shared by :class:`fsgate.Client` and :class:`fsgate.AsyncClient`; a test pins
-it. Callers can replace any single argument with ``options=[(name, value)]``.
+:class:`ChannelSpec` opens every channel of :class:`fsgate.Client` and
+:class:`fsgate.AsyncClient` (blocking or grpc.aio, plaintext or TLS) with the same
+arguments: retries, keepalive, reconnects. The arguments are pure data, and a test pins
+them. Callers can replace any single argument with ``options=[(name, value)]``.
 
 Retries: gRPC's own retry machinery (gRFC A6), configured through the service config.
 Only the calls that change nothing -- ReadFile, ListDir, Stat -- are retried, and only
@@ -26,7 +28,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, cast
+
+import grpc
+import grpc.aio
+
+from fsgate.v1 import fsgate_pb2, fsgate_pb2_grpc
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -34,6 +42,10 @@ __all__ = [
     "RECONNECT_OPTIONS",
     "RETRY_POLICY",
     "SERVICE",
+    "AsyncStub",
+    "ChannelSpec",
+    "Stub",
+    "cancel",
     "channel_options",
     "service_config",
 ]
@@ -103,3 +115,71 @@ def channel_options(
     for key, value in extra or ():
         defaults[key] = value
     return list(defaults.items())
+
+
+# --- opening a channel --------------------------------------------------------------------
+class Stub(Protocol):
+    """The generated FileSystemServiceStub, typed (the generated code is not annotated)."""
+
+    ReadFile: grpc.UnaryStreamMultiCallable[
+        fsgate_pb2.ReadFileRequest, fsgate_pb2.ReadFileResponse
+    ]
+    WriteFile: grpc.StreamUnaryMultiCallable[
+        fsgate_pb2.WriteFileRequest, fsgate_pb2.WriteFileResponse
+    ]
+    ListDir: grpc.UnaryUnaryMultiCallable[fsgate_pb2.ListDirRequest, fsgate_pb2.ListDirResponse]
+    Stat: grpc.UnaryUnaryMultiCallable[fsgate_pb2.StatRequest, fsgate_pb2.StatResponse]
+
+
+class AsyncStub(Protocol):
+    """The generated FileSystemServiceStub on a grpc.aio channel, typed."""
+
+    ReadFile: grpc.aio.UnaryStreamMultiCallable[
+        fsgate_pb2.ReadFileRequest, fsgate_pb2.ReadFileResponse
+    ]
+    WriteFile: grpc.aio.StreamUnaryMultiCallable[
+        fsgate_pb2.WriteFileRequest, fsgate_pb2.WriteFileResponse
+    ]
+    ListDir: grpc.aio.UnaryUnaryMultiCallable[
+        fsgate_pb2.ListDirRequest, fsgate_pb2.ListDirResponse
+    ]
+    Stat: grpc.aio.UnaryUnaryMultiCallable[fsgate_pb2.StatRequest, fsgate_pb2.StatResponse]
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """Where and how a client connects; opens its channels, all with the same arguments.
+
+    ``options`` are the full channel arguments (see :func:`channel_options`);
+    ``credentials`` None means plaintext.
+    """
+
+    target: str
+    options: Sequence[tuple[str, Any]]
+    credentials: grpc.ChannelCredentials | None = None
+
+    def _open(self, api: Any) -> Any:
+        """A channel from ``api`` -- the grpc or the grpc.aio module, same signatures."""
+        options = list(self.options)
+        if self.credentials is None:
+            return api.insecure_channel(self.target, options=options)
+        return api.secure_channel(self.target, self.credentials, options=options)
+
+    def open(self) -> tuple[grpc.Channel, Stub]:
+        """A blocking channel and its stub."""
+        channel = cast(grpc.Channel, self._open(grpc))
+        return channel, cast(Stub, _stub(channel))
+
+    def open_aio(self) -> tuple[grpc.aio.Channel, AsyncStub]:
+        """A grpc.aio channel and its stub; call it in the event loop that will use it."""
+        channel = cast(grpc.aio.Channel, self._open(grpc.aio))
+        return channel, cast(AsyncStub, _stub(channel))
+
+
+def _stub(channel: grpc.Channel | grpc.aio.Channel) -> object:
+    return fsgate_pb2_grpc.FileSystemServiceStub(channel)
+
+
+def cancel(call: grpc.RpcContext) -> None:
+    """Cancel a blocking call (a no-op once it has ended)."""
+    call.cancel()  # type: ignore[no-untyped-call]  # grpc-stubs leaves cancel() unannotated

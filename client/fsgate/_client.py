@@ -1,15 +1,16 @@
 """The blocking fsgate client.
 
-:class:`Client` is :class:`fsgate._base._ClientBase` (requests, deadlines, channel
-arguments and the error boundary ``_errors``, where every ``grpc.RpcError`` becomes an
-:class:`fsgate.FsgateError` ``from`` the original) plus a blocking gRPC channel.
+:class:`Client` is :class:`fsgate._base._ClientBase` -- each RPC's prepare step and
+response conversion, and the error boundary ``_errors`` where every ``grpc.RpcError``
+becomes an :class:`fsgate.FsgateError` ``from`` the original -- plus the I/O on a
+blocking gRPC channel. WriteFile is :mod:`fsgate._write`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol, cast
+from typing import Any
 
 import grpc
 
@@ -17,13 +18,10 @@ from fsgate._base import (
     DEFAULT_TIMEOUTS,
     DEFAULT_WRITE_CHUNK,
     MAX_WRITE_CHUNK,
-    SupportsRead,
     SupportsWrite,
-    WriteData,
     _ClientBase,
-    data_chunks,
 )
-from fsgate._errors import FsgateError
+from fsgate._channel import cancel
 from fsgate._types import (
     DirEntry,
     FileInfo,
@@ -32,9 +30,16 @@ from fsgate._types import (
     Timeouts,
     WriteMode,
     WriteResult,
-    fspath,
 )
-from fsgate.v1 import fsgate_pb2, fsgate_pb2_grpc
+from fsgate._write import (
+    SupportsRead,
+    WriteData,
+    WriteRequests,
+    data_chunks,
+    start_write,
+    write_outcome,
+)
+from fsgate.v1 import fsgate_pb2
 
 __all__ = [
     "DEFAULT_TIMEOUTS",
@@ -45,63 +50,6 @@ __all__ = [
     "SupportsWrite",
     "WriteData",
 ]
-
-
-class _Stub(Protocol):
-    """The generated FileSystemServiceStub, typed (the generated code is not annotated)."""
-
-    ReadFile: grpc.UnaryStreamMultiCallable[
-        fsgate_pb2.ReadFileRequest, fsgate_pb2.ReadFileResponse
-    ]
-    WriteFile: grpc.StreamUnaryMultiCallable[
-        fsgate_pb2.WriteFileRequest, fsgate_pb2.WriteFileResponse
-    ]
-    ListDir: grpc.UnaryUnaryMultiCallable[fsgate_pb2.ListDirRequest, fsgate_pb2.ListDirResponse]
-    Stat: grpc.UnaryUnaryMultiCallable[fsgate_pb2.StatRequest, fsgate_pb2.StatResponse]
-
-
-def _cancel(call: grpc.RpcContext) -> None:
-    call.cancel()  # type: ignore[no-untyped-call]  # grpc-stubs leaves cancel() unannotated
-
-
-class _WriteRequests:
-    """The WriteFile request stream: the header, then the data chunks.
-
-    gRPC consumes it on its own thread. If the data source fails, the call is cancelled
-    *before* the stream ends -- ending it would half-close the stream and commit a
-    truncated file -- and the error is kept for :meth:`Client.write_file` to re-raise in
-    the caller's thread. (Raising here would also cancel, but gRPC logs a traceback.)
-    """
-
-    def __init__(self, header: fsgate_pb2.WriteFileRequest.Header, chunks: Iterator[bytes]):
-        self._header = header
-        self._chunks = chunks
-        self._call: grpc.Future[Any] | None = None
-        self._attached = threading.Event()
-        self.error: Exception | None = None
-
-    def attach(self, call: grpc.Future[Any] | None) -> None:
-        """Hand over the call this stream feeds; None if starting the call failed."""
-        self._call = call
-        self._attached.set()
-
-    def __iter__(self) -> Iterator[fsgate_pb2.WriteFileRequest]:
-        yield fsgate_pb2.WriteFileRequest(header=self._header)
-        while True:
-            # Only the data source's own errors are caught; GeneratorExit at a yield (gRPC
-            # stopping early because the call already failed) is not one of them.
-            try:
-                chunk = next(self._chunks)
-            except StopIteration:
-                return
-            except Exception as exc:
-                self.error = exc
-                self._attached.wait()
-                if self._call is None:
-                    raise  # no call to cancel; gRPC cancels on the exception instead
-                self._call.cancel()
-                return  # gRPC sees the call cancelled and never half-closes it
-            yield fsgate_pb2.WriteFileRequest(data=chunk)
 
 
 # --- the blocking client ------------------------------------------------------------------
@@ -139,15 +87,7 @@ class Client(_ClientBase):
     ) -> None:
         super().__init__(target, token=token, policy=policy, timeouts=timeouts,
                          options=options, credentials=credentials)
-        if credentials is None:
-            self._channel = grpc.insecure_channel(target, options=self._channel_options)
-        else:
-            self._channel = grpc.secure_channel(target, credentials,
-                                                options=self._channel_options)
-        self._stub = cast(
-            _Stub,
-            fsgate_pb2_grpc.FileSystemServiceStub(self._channel),
-        )
+        self._channel, self._stub = self._spec.open()
         self._closed = False
         self._lock = threading.Lock()
 
@@ -188,19 +128,18 @@ class Client(_ClientBase):
         server's 1 MiB. The iterator holds one chunk at a time; exhaust it or ``close()``
         it (that cancels the call). The deadline covers the whole stream.
         """
-        p = fspath(path)
-        request = self._read_request(p, policy, offset, length, chunk_size)
-        deadline = self._transfer_timeout(timeout)
+        rpc = self._prepare_read(path, offset=offset, length=length, chunk_size=chunk_size,
+                                 policy=policy, timeout=timeout)
         self._check_open()
-        with self._errors(p):
-            call = self._stub.ReadFile(request, timeout=deadline, metadata=self._metadata)
+        with self._errors(rpc.path):
+            call = self._stub.ReadFile(rpc.request, timeout=rpc.timeout, metadata=rpc.metadata)
             responses = iter(call)
             try:
-                info = self._read_info(next(responses, None), p)
+                info = self._read_info(next(responses, None), rpc.path)
             except BaseException:
-                _cancel(call)
+                cancel(call)
                 raise
-        return info, self._stream_data(call, responses, p)
+        return info, self._stream_data(call, responses, rpc.path)
 
     def _stream_data(
         self,
@@ -215,7 +154,7 @@ class Client(_ClientBase):
                     if data:
                         yield data
         finally:
-            _cancel(call)  # a no-op once the stream has ended
+            cancel(call)  # a no-op once the stream has ended
 
     def iter_file(
         self,
@@ -311,40 +250,16 @@ class Client(_ClientBase):
                 bits for a replaced one.
             chunk_size: bytes per data message, 1..MAX_WRITE_CHUNK.
         """
-        p = fspath(path)
-        header = self._write_header(
-            p, policy=policy, mode=mode, create_parents=create_parents,
-            if_version=if_version, file_mode=file_mode, chunk_size=chunk_size,
+        rpc = self._prepare_write(
+            path, mode=mode, create_parents=create_parents, if_version=if_version,
+            file_mode=file_mode, chunk_size=chunk_size, policy=policy, timeout=timeout,
         )
-        requests = _WriteRequests(header, data_chunks(data, chunk_size))
-        deadline = self._transfer_timeout(timeout)
+        requests = WriteRequests(rpc.request, data_chunks(data, chunk_size))
         self._check_open()
-        with self._errors(p):
-            try:
-                call = self._stub.WriteFile.future(
-                    iter(requests), timeout=deadline, metadata=self._metadata
-                )
-            except BaseException:
-                requests.attach(None)
-                raise
-            requests.attach(call)
-            try:
-                response = call.result()
-            except (grpc.RpcError, grpc.FutureCancelledError) as exc:
-                if requests.error is not None:
-                    # The caller's data source failed; that is the error worth seeing.
-                    raise requests.error from None
-                if isinstance(exc, grpc.FutureCancelledError):
-                    raise FsgateError(
-                        "write cancelled", code=grpc.StatusCode.CANCELLED, path=p
-                    ) from exc
-                raise
-            except BaseException:  # e.g. KeyboardInterrupt: do not leave the call running
-                _cancel(call)
-                raise
-        return WriteResult(
-            info=FileInfo.from_proto(response.info), bytes_written=response.bytes_written
-        )
+        with self._errors(rpc.path):
+            call = start_write(self._stub, rpc, requests)
+            response = write_outcome(call, requests, rpc.path)
+        return self._write_result(response)
 
     # ListDir
     def list_dir_page(
@@ -361,12 +276,12 @@ class Client(_ClientBase):
 
         ``depth`` 1 lists direct children; ``page_size`` 0 is the server's 1000.
         """
-        p = fspath(path)
-        request = self._list_request(p, policy, depth, page_size, page_token)
-        deadline = self._call_timeout(timeout)
+        rpc = self._prepare_list(path, depth=depth, page_size=page_size,
+                                 page_token=page_token, policy=policy, timeout=timeout)
         self._check_open()
-        with self._errors(p):
-            response = self._stub.ListDir(request, timeout=deadline, metadata=self._metadata)
+        with self._errors(rpc.path):
+            response = self._stub.ListDir(rpc.request, timeout=rpc.timeout,
+                                          metadata=rpc.metadata)
         return self._list_page(response)
 
     def list_dir(
@@ -391,7 +306,7 @@ class Client(_ClientBase):
                 timeout=timeout,
             )
             yield from entries
-            if not self._next_page(token, seen, fspath(path)):
+            if not self._next_page(token, seen, path):
                 return
 
     # Stat
@@ -404,10 +319,9 @@ class Client(_ClientBase):
         timeout: float | None = None,
     ) -> FileInfo:
         """The FileInfo of ``path``; a symlink itself unless ``follow_symlinks``."""
-        p = fspath(path)
-        request = self._stat_request(p, policy, follow_symlinks)
-        deadline = self._call_timeout(timeout)
+        rpc = self._prepare_stat(path, follow_symlinks=follow_symlinks, policy=policy,
+                                 timeout=timeout)
         self._check_open()
-        with self._errors(p):
-            response = self._stub.Stat(request, timeout=deadline, metadata=self._metadata)
-        return FileInfo.from_proto(response.info)
+        with self._errors(rpc.path):
+            response = self._stub.Stat(rpc.request, timeout=rpc.timeout, metadata=rpc.metadata)
+        return self._stat_result(response)

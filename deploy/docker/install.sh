@@ -6,5 +6,6 @@ set -eu
 prefix=${1:?usage: install.sh PREFIX}
 python3 -m venv "$prefix"
 "$prefix/bin/python" -m pip install --upgrade pip
-"$prefix/bin/python" -m pip install .
+"$prefix/bin/python" -m pip install '.[server]'  # the server runs here, not only the client
 "$prefix/bin/fsgate" --help >/dev/null  # the entry point resolves and imports
+"$prefix/bin/fsgate" serve --help >/dev/null  # and the server extra is there

@@ -7,7 +7,7 @@ import inspect
 import io
 import pathlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import fsgate
@@ -18,10 +18,13 @@ from fsgate._channel import RETRY_POLICY
 from fsgate.reasons import STATUS_CODE
 from fsgate.v1 import fsgate_pb2
 
-from . import MTIME, FakeFileSystem, file_info, serve, status_with_reason
+from . import MTIME, FakeFileSystem, file_info, status_with_reason
 
 T = TypeVar("T")
 TIMEOUTS = Timeouts(connect=5, call=10, transfer=10)
+
+# UNAVAILABLE's reasons are retried: these tests go through every retry, with tiny backoffs.
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def run(target: str, body: Callable[[AsyncClient], Awaitable[T]], **kwargs: Any) -> T:
@@ -36,26 +39,6 @@ def run(target: str, body: Callable[[AsyncClient], Awaitable[T]], **kwargs: Any)
 
 async def collect(items: AsyncIterator[T]) -> list[T]:
     return [item async for item in items]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[FakeFileSystem, str]]:
-    servicer = FakeFileSystem()
-    with serve(servicer) as target:
-        yield servicer, target
-
-
-@pytest.fixture
-def fake(server: tuple[FakeFileSystem, str]) -> Iterator[FakeFileSystem]:
-    servicer, _ = server
-    servicer.reset(files={"/ws/a.txt": b"hello, world"})
-    yield servicer
-    servicer.reset()
-
-
-@pytest.fixture
-def target(server: tuple[FakeFileSystem, str], fake: FakeFileSystem) -> str:
-    return server[1]
 
 
 # --- the surface ------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import os
 import pathlib
 import sys
 import threading
-from collections.abc import Iterator
 
 import pytest
 from fsgate._channel import RETRY_POLICY
@@ -20,7 +19,7 @@ from fsgate.cli import add_client_commands, main
 from fsgate.reasons import STATUS_CODE, Reason
 from fsgate.v1 import fsgate_pb2
 
-from . import FakeFileSystem, file_info, serve, status_with_reason
+from . import FakeFileSystem, file_info, status_with_reason
 
 #: The documented exit code of each reason; every other reason exits 1.
 EXIT_FOR_REASON = {
@@ -38,22 +37,17 @@ EXIT_FOR_REASON = {
 }
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[FakeFileSystem, str]]:
-    servicer = FakeFileSystem()
-    with serve(servicer) as target:
-        yield servicer, target
+# UNAVAILABLE's reasons are retried: these tests go through every retry, with tiny backoffs.
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 @pytest.fixture
-def fake(server: tuple[FakeFileSystem, str], monkeypatch: pytest.MonkeyPatch
-         ) -> Iterator[FakeFileSystem]:
-    servicer, target = server
-    servicer.reset(files={"/ws/a.txt": b"hello, world"})
-    monkeypatch.setenv("FSGATE_TARGET", target)
+def fake(fake: FakeFileSystem, server: tuple[FakeFileSystem, str],
+         monkeypatch: pytest.MonkeyPatch) -> FakeFileSystem:
+    """The shared fake (see conftest), and the environment pointing the CLI at it."""
+    monkeypatch.setenv("FSGATE_TARGET", server[1])
     monkeypatch.delenv("FSGATE_TOKEN_FILE", raising=False)
-    yield servicer
-    servicer.reset()
+    return fake
 
 
 def run(capsysbinary: pytest.CaptureFixture[bytes], *argv: str) -> tuple[int, bytes, str]:
@@ -193,6 +187,7 @@ def test_a_failing_stdin_read_is_a_local_error(
         def readinto(self, buffer: object) -> int:
             raise OSError(errno.EIO, "Input/output error")
 
+    fake.commit_grace = 1.0  # the fake must see the cancel, not take it for the end
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(Broken())))
     code, _, err = run(capsysbinary, "write", "/ws/a.txt")
 

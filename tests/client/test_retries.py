@@ -24,6 +24,7 @@ from fsgate._channel import (
 from fsgate.v1 import fsgate_pb2
 
 from . import FakeFileSystem, serve, status_with_reason
+from .conftest import FAST_RETRY_POLICY
 
 UNAVAILABLE = status_with_reason(grpc.StatusCode.UNAVAILABLE, "restarting", "SHUTTING_DOWN")
 
@@ -47,6 +48,13 @@ def test_service_config_retries_unavailable_on_the_idempotent_methods() -> None:
                         "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
     }]}
     assert fsgate_pb2.DESCRIPTOR.services_by_name["FileSystemService"].full_name == SERVICE
+
+
+def test_the_tests_fast_retries_differ_only_in_their_backoff() -> None:
+    # What tests/client/conftest.py's fast_retries changes: nothing but the waiting.
+    differ = {k for k in RETRY_POLICY if FAST_RETRY_POLICY[k] != RETRY_POLICY[k]}
+    assert differ == {"initialBackoff", "maxBackoff"}
+    assert FAST_RETRY_POLICY.keys() == RETRY_POLICY.keys()
 
 
 def test_write_file_has_no_retry_policy() -> None:
@@ -100,21 +108,6 @@ def test_retries_can_be_switched_off() -> None:
 
 
 # --- retries in action --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[FakeFileSystem, str]]:
-    servicer = FakeFileSystem()
-    with serve(servicer) as target:
-        yield servicer, target
-
-
-@pytest.fixture
-def fake(server: tuple[FakeFileSystem, str]) -> Iterator[FakeFileSystem]:
-    servicer, _ = server
-    servicer.reset(files={"/ws/a.txt": b"hello, world"})
-    yield servicer
-    servicer.reset()
-
-
 @pytest.fixture
 def client(server: tuple[FakeFileSystem, str], fake: FakeFileSystem) -> Iterator[Client]:
     with Client(server[1]) as c:

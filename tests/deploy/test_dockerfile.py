@@ -59,6 +59,17 @@ def test_dockerfile_is_multi_stage_slim_non_root_with_bubblewrap_and_healthcheck
     assert runtime.env()["FSGATE_TARGET"] == cmd[cmd.index("--listen") + 1]
 
 
+def test_the_image_installs_the_server_extra(stages: list[Stage]) -> None:
+    # A plain `pip install .` is the client alone (no structlog, prometheus-client, ...):
+    # the image runs `fsgate serve`, so its install step must ask for fsgate[server].
+    build, _ = stages
+    assert any("deploy/docker/install.sh" in i.args for i in build.all("RUN"))
+    install = (REPO / "deploy" / "docker" / "install.sh").read_text()
+    pip_installs = [line for line in install.splitlines()
+                    if "pip install" in line and "--upgrade pip" not in line]
+    assert pip_installs and all("'.[server]'" in line for line in pip_installs), pip_installs
+
+
 def mapper(tmp: Path) -> tuple[dict[str, Path], Callable[[str], str]]:
     """Image paths and where they live in this test, and a function that rewrites them."""
     paths = {"/opt/fsgate": tmp / "opt-fsgate", "/src": tmp / "src",
@@ -111,6 +122,9 @@ def test_dockerfile_install_and_entrypoint_steps_work_here(stages: list[Stage],
     paths, rewrite = mapper(tmp_path)
     run_build_stage(build, tmp_path, rewrite)
     assert (paths["/opt/fsgate"] / "bin" / "fsgate").exists()
+    server_deps = "import structlog, prometheus_client, grpc_health, grpc_reflection"
+    subprocess.run([str(paths["/opt/fsgate"] / "bin" / "python"), "-c", server_deps],
+                   check=True, timeout=60)
     paths["/workspace"].mkdir()
     paths["/run/fsgate"].mkdir()
 
