@@ -11,28 +11,26 @@ import stat
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
-from fsgate_server.helper import protocol
+from fsgate_server.helper import codec, protocol
+from fsgate_server.helper.messages import ReadArgs, StatArgs
 from fsgate_server.helper.protocol import Kind
-from fsgate_server.helper.request import Request, info_of
+from fsgate_server.helper.request import info_of
 from fsgate_server.helper.resolve import closing_fd, reopen
 from fsgate_server.helper.walk import resolve
 
 # --- operations ---------------------------------------------------------------------------
 
-def op_stat(sock: socket.socket, req: Request) -> None:
-    follow = bool(req.args.get("follow_symlinks", False))
-    found = resolve(req.path, req.policy.can_read, req.policy.readable, follow=follow)
+def op_stat(sock: socket.socket, req: StatArgs) -> None:
+    found = resolve(req.path, req.policy.can_read, req.policy.readable,
+                    follow=req.follow_symlinks)
     with closing_fd(found.fd) as fd:
         st = found.st
         target = os.readlink("", dir_fd=fd) if stat.S_ISLNK(st.st_mode) else ""
-        protocol.send_json(sock, Kind.RESULT, {"info": info_of(req.path, st, target)})
+        codec.send(sock, Kind.RESULT, info_of(req.path, st, target))
 
 
-def op_read(sock: socket.socket, req: Request) -> None:
-    offset = int(req.args.get("offset", 0))
-    length = int(req.args.get("length", 0))
-    chunk = int(req.args["chunk_size"])
-    max_bytes = int(req.args["max_bytes"])
+def op_read(sock: socket.socket, req: ReadArgs) -> None:
+    offset, length, chunk, max_bytes = req.offset, req.length, req.chunk_size, req.max_bytes
     found = resolve(req.path, req.policy.can_read, req.policy.readable, follow=True)
     with closing_fd(found.fd) as pfd:
         st = found.st
@@ -46,7 +44,7 @@ def op_read(sock: socket.socket, req: Request) -> None:
             raise Failure(Reason.TOO_LARGE,
                           f"{req.path}: {todo} bytes to read exceed the limit of {max_bytes}")
         with closing_fd(reopen(pfd, os.O_RDONLY, req.path)) as fd:
-            protocol.send_json(sock, Kind.RESULT, {"info": info_of(req.path, st)})
+            codec.send(sock, Kind.RESULT, info_of(req.path, st))
             _send_range(sock, fd, offset, todo, chunk)
     protocol.send(sock, Kind.END)
 
