@@ -50,6 +50,7 @@ def op_read(sock: socket.socket, req: ReadArgs) -> None:
 
 
 SPLICE_MIN_BYTES = 256 << 10  # below this, one pread and one send cost less than a pipe
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _send_range(sock: socket.socket, fd: int, offset: int, todo: int, chunk: int) -> None:
@@ -65,12 +66,14 @@ def _send_range(sock: socket.socket, fd: int, offset: int, todo: int, chunk: int
         todo -= len(data)
 
 
-def _pipe_of(size: int) -> tuple[int, int] | None:
-    """A pipe that holds ``size`` bytes, or None if the kernel will not make one that big."""
+def _pipe_of(size: int) -> tuple[int, int, int] | None:
+    """A pipe that holds ``size`` bytes (read end, write end, its capacity in bytes), or
+    None if the kernel will not make one that big."""
     r, w = os.pipe2(os.O_CLOEXEC)
     try:
-        if fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size) >= size:
-            return r, w
+        capacity = fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size)
+        if capacity >= size:
+            return r, w, capacity
     except OSError:
         pass  # above fs.pipe-max-size (1 MiB by default) for an unprivileged helper
     os.close(r)
@@ -84,14 +87,17 @@ def _splice_range(sock: socket.socket, fd: int, offset: int, todo: int, chunk: i
     pipe = _pipe_of(chunk)
     if pipe is None:
         return False
-    r, w = pipe
+    r, w, capacity = pipe
     out = sock.fileno()
     sent = False
     try:
         while todo > 0:
             # Fill the pipe first: the frame header must carry the length actually read,
-            # which is shorter than asked if the file shrank under us.
-            want, got = min(chunk, todo), 0
+            # which is shorter than asked if the file shrank under us. A pipe holds
+            # capacity / PAGE page pieces, and a range that starts inside a page takes one
+            # more piece than its length needs: never ask for more than fits, or the fill
+            # blocks on a full pipe that nothing drains.
+            want, got = min(chunk, todo, capacity - offset % _PAGE), 0
             while got < want:
                 try:
                     n = os.splice(fd, w, want - got, offset_src=offset + got)
