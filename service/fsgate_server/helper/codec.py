@@ -63,7 +63,7 @@ def send(sock: socket.socket, kind: Kind, msg: object) -> None:
 def _load(payload: bytes) -> Any:
     try:
         return json.loads(payload.decode("utf-8", "surrogatepass"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # also an integer too long to convert
         raise ProtocolError(f"bad JSON payload: {exc}") from exc
 
 
