@@ -14,7 +14,7 @@ import threading
 
 from fsgate_server.backends.channel import Helper, HelperCall, begin
 from fsgate_server.helper.main import serve_one
-from fsgate_server.helper.ops import Request
+from fsgate_server.helper.messages import Request
 
 
 def _no_confinement(_req: Request) -> None:

@@ -24,7 +24,7 @@ from fsgate_server.backends import selection as backends
 from fsgate_server.backends.bwrap.backend import BwrapExecutor
 from fsgate_server.backends.bwrap.launch import Command, check_bwrap_location
 from fsgate_server.backends.bwrap.plan import NAMESPACE_FLAGS
-from fsgate_server.helper.ops import Request
+from fsgate_server.helper.messages import ReadArgs, Request, StatArgs, WriteArgs
 from fsgate_server.helper.settings import HelperSettings
 from fsgate_server.policy import EffectivePolicy, Root
 from fsgate_server.sandbox.rlimits import Limits
@@ -75,7 +75,13 @@ def request(base: Path, op: str = "stat", *, denied: tuple[str, ...] = (),
     ws = str(base / "ws")
     policy = EffectivePolicy(readable=readable or (ws,),
                              writable=(ws,) if writable is None else writable, denied=denied)
-    return Request(op, ws + "/file.txt", policy, {})
+    path = ws + "/file.txt"
+    if op == "write":
+        return WriteArgs(path, policy, max_bytes=1 << 20)
+    if op == "read":
+        return ReadArgs(path, policy, chunk_size=1 << 16, max_bytes=1 << 20)
+    assert op == "stat", op
+    return StatArgs(path, policy)
 
 
 def build(executor: BwrapExecutor, req: Request) -> Command:
@@ -253,7 +259,7 @@ def test_readable_root_inside_a_runtime_root_and_runtime_root_inside_a_served_ro
         roots=[Root(str(layout / "ws"), True), Root(str(layout / "rt/lib/site"), False)],
         bwrap="/usr/bin/bwrap", environ={}, startup_files=(), import_path=())
     readable = (str(layout / "rt/lib/site/pkg"), str(layout / "ws"))
-    cmd = ex.command(Request("stat", readable[0], EffectivePolicy(readable, (), ()), {}), 5)
+    cmd = ex.command(StatArgs(readable[0], EffectivePolicy(readable, (), ())), 5)
     try:
         dests = [m[2] for m in mounts(cmd) if m[0] == "--ro-bind-fd"]
         assert dests.index(rt) < dests.index(readable[0])
@@ -382,8 +388,8 @@ def fake_bwrap(base: Path, body: str) -> str:
 
 def test_bwrap_that_fails_to_start_gives_helper_failed_at_once_with_its_stderr_logged(
         layout: Path) -> None:
+    from fsgate_server.backends.helper_client import HelperClient
     from fsgate_server.errors import Failure
-    from fsgate_server.helper.protocol import Kind
     from structlog.testing import capture_logs
 
     ex = BwrapExecutor(HelperSettings(runtime_roots=(), limits=Limits()),
@@ -393,11 +399,7 @@ def test_bwrap_that_fails_to_start_gives_helper_failed_at_once_with_its_stderr_l
                        environ={}, startup_files=(), import_path=())
     began = time.monotonic()
     with capture_logs() as logs, pytest.raises(Failure) as err:
-        call = ex.start(request(layout), began + 60)
-        try:
-            call.expect(Kind.RESULT)
-        finally:
-            call.close()
+        HelperClient.over(ex, began + 60).stat(request(layout))  # type: ignore[arg-type]
     ex.stop()
     assert time.monotonic() - began < 10  # EOF on the channel, not the 60 s deadline
     assert err.value.reason.value == "HELPER_FAILED"
@@ -406,20 +408,16 @@ def test_bwrap_that_fails_to_start_gives_helper_failed_at_once_with_its_stderr_l
 
 
 def test_bwrap_that_hangs_is_killed_at_the_deadline(layout: Path) -> None:
+    from fsgate_server.backends.helper_client import HelperClient
     from fsgate_server.errors import Failure
-    from fsgate_server.helper.protocol import Kind
 
     ex = BwrapExecutor(HelperSettings(runtime_roots=(), limits=Limits()),
                        roots=[Root(str(layout / "ws"), True)],
                        bwrap=fake_bwrap(layout, "exec sleep 60"), environ={},
                        startup_files=(), import_path=())
     began = time.monotonic()
-    with pytest.raises(Failure) as err:
-        call = ex.start(request(layout), began + 0.5)
-        try:
-            call.expect(Kind.RESULT)
-        finally:
-            call.close()  # kills and reaps the process
+    with pytest.raises(Failure) as err:  # the call's close kills and reaps the process
+        HelperClient.over(ex, began + 0.5).stat(request(layout))  # type: ignore[arg-type]
     ex.stop()
     assert err.value.reason.value == "DEADLINE_EXCEEDED"
     assert time.monotonic() - began < 10
@@ -474,8 +472,11 @@ def test_a_key_evicted_or_replaced_mid_request_keeps_its_helper_alive(tmp_path: 
     # a bind source changed, must outlive the requests its helpers are serving.
     if not backends.probe_bwrap().ok:
         pytest.skip("bwrap unavailable here")
+    from contextlib import closing, contextmanager
+
     from fsgate_server.backends.bwrap.backend import WARM_KEYS
-    from fsgate_server.helper.protocol import Kind
+    from fsgate_server.backends.channel import HelperCall
+    from fsgate_server.backends.helper_client import HelperClient
     from fsgate_server.runtime_roots import runtime_roots
     from fsgate_server.sandbox import landlock
 
@@ -487,11 +488,19 @@ def test_a_key_evicted_or_replaced_mid_request_keeps_its_helper_alive(tmp_path: 
                        roots=[Root(str(ws), True)], warm=1)
     try:
         target = ws / "d0" / "out.txt"
-        write = Request("write", str(target), EffectivePolicy((str(ws),), (str(ws / "d0"),), ()),
-                        {"max_bytes": 1 << 20})
-        call = ex.start(write, time.monotonic() + 60)
-        try:
-            assert call.expect(Kind.READY) is None
+        write = WriteArgs(str(target), EffectivePolicy((str(ws),), (str(ws / "d0"),), ()),
+                          max_bytes=1 << 20)
+        calls: list[HelperCall] = []
+
+        @contextmanager
+        def session(req: Request) -> Iterator[HelperCall]:
+            with closing(ex.start(req, time.monotonic() + 60)) as call:
+                calls.append(call)
+                yield call
+
+        def content() -> Iterator[bytes]:
+            # The write's helper said READY: it is mid-request while all this happens.
+            (call,) = calls
             # The helper's pid is ours (not its namespace's), for the logs.
             status = Path(f"/proc/{call.pid}/status").read_text()
             nspid = next(line for line in status.splitlines() if line.startswith("NSpid:"))
@@ -500,21 +509,15 @@ def test_a_key_evicted_or_replaced_mid_request_keeps_its_helper_alive(tmp_path: 
             os.rename(ws / "d0", ws / "d0-moved")  # a bind source of the write key changed
             (ws / "d0").mkdir()
             for d in range(1, WARM_KEYS + 1):  # and the write key is evicted
-                req = Request("stat", str(ws / f"d{d}"),
-                              EffectivePolicy((str(ws / f"d{d}"),), (), ()), {})
-                other = ex.start(req, time.monotonic() + 60)
-                try:
-                    assert other.expect(Kind.RESULT)["info"]
-                finally:
-                    other.close()
+                where = str(ws / f"d{d}")
+                info = HelperClient.over(ex, time.monotonic() + 60).stat(
+                    StatArgs(where, EffectivePolicy((where,), (), ())))
+                assert info.path == where
             time.sleep(0.5)
-            call.send(Kind.DATA, b"still here")
-            call.send(Kind.END)
-            assert call.expect(Kind.READY) is None
-            call.send(Kind.COMMIT)
-            assert call.expect(Kind.RESULT)["bytes_written"] == 10
-        finally:
-            call.close()
+            yield b"still here"
+
+        done = HelperClient(session).write(write, content(), lambda: True)
+        assert done.bytes_written == 10
         assert (ws / "d0-moved" / "out.txt").read_bytes() == b"still here"
     finally:
         ex.stop()

@@ -859,12 +859,13 @@ def test_request_narrowed_to_dot_git_cannot_write_protected_paths(
 
 
 def test_effective_policy_carries_the_server_roots_to_the_helper() -> None:
-    from fsgate_server.helper.request import Request
+    from fsgate_server.helper import codec
+    from fsgate_server.helper.messages import WriteArgs
 
     _path, eff = policy.resolve("/ws/.git/x", RequestPolicy(writable_roots=("/ws/.git",)),
                                 CEILING, write=True, protected=(".git/config",))
     assert eff.protection_roots == ("/ref", "/ws")
-    back = Request.from_json(Request("write", "/ws/.git/x", eff, {}).to_json()).policy
+    back = codec.decode_request(codec.encode(WriteArgs("/ws/.git/x", eff, max_bytes=1))).policy
     assert back == eff
     assert not back.can_write("/ws/.git/config") and back.can_write("/ws/.git/x")
 

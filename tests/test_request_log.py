@@ -14,6 +14,8 @@ import structlog
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
 from fsgate_server.config import Config
+from fsgate_server.helper import codec
+from fsgate_server.helper.messages import FileFacts, FileType, Request, WriteArgs, WriteDone
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.operability.logs import redact_secrets
 from fsgate_server.policy import Root
@@ -35,23 +37,26 @@ class FakeHelper:
 
 
 class FakeCall:
-    """Answers like a helper would, for stat, read and write."""
+    """Answers like a helper would (the frames HelperClient expects), for stat, read and
+    write."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, req: Request) -> None:
         self.helper = FakeHelper()
         self.pid = FakeHelper.pid
-        self.path = path
+        self.req = req
         self.received = b""
         self.chunks = [(Kind.DATA, CONTENT), (Kind.END, b"")]
 
-    def info(self) -> dict[str, Any]:
-        return {"path": self.path, "type": pb.FILE_TYPE_REGULAR, "size": len(CONTENT),
-                "mode": 0o644, "mtime_ns": 0, "version": "v1"}
+    def info(self) -> FileFacts:
+        return FileFacts(path=self.req.path, type=FileType.REGULAR, size=len(CONTENT),
+                         mode=0o644, mtime_ns=0, version="v1")
 
-    def expect(self, kind: Kind) -> Any:
+    def expect(self, kind: Kind) -> bytes:
         if kind is Kind.READY:
-            return None
-        return {"info": self.info(), "bytes_written": len(self.received)}
+            return b""
+        if isinstance(self.req, WriteArgs):
+            return codec.encode(WriteDone(info=self.info(), bytes_written=len(self.received)))
+        return codec.encode(self.info())
 
     def recv(self) -> tuple[Kind, bytes]:
         return self.chunks.pop(0)
@@ -67,7 +72,7 @@ class FakeExecutor:
     name = "fake"
 
     def start(self, req: Any, deadline: float | None) -> FakeCall:
-        return FakeCall(req.path)
+        return FakeCall(req)
 
     def stop(self) -> None:
         pass

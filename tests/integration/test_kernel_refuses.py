@@ -4,14 +4,18 @@ follow a symlink out, or write to a read-only root. Each helper runs in a forked
 confined by the same `confine()` the backends use."""
 from __future__ import annotations
 
-import json
 import os
 import socket
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
-from fsgate_server.helper import ops, protocol
-from fsgate_server.helper.protocol import Kind
+from fsgate_server.backends.channel import Helper, HelperCall
+from fsgate_server.backends.helper_client import HelperClient
+from fsgate_server.errors import Failure
+from fsgate_server.helper import ops
+from fsgate_server.helper.messages import FileFacts, ReadArgs, Request, WriteArgs
 from fsgate_server.policy import EffectivePolicy
 from fsgate_server.runtime_roots import runtime_roots
 from fsgate_server.sandbox import landlock
@@ -23,9 +27,10 @@ pytestmark = pytest.mark.skipif(landlock.abi_version() == 0, reason="Landlock un
 EVERYTHING = EffectivePolicy(readable=("/",), writable=("/",), denied=())
 
 
-def run_confined(req: ops.Request, *, read: tuple[str, ...], write: tuple[str, ...],
-                 data: bytes | None = None) -> dict[str, object]:
-    """Fork a child confined to read/write, run req in it, return its answer frame."""
+def run_confined(req: Request, *, read: tuple[str, ...], write: tuple[str, ...],
+                 data: bytes = b"") -> tuple[FileFacts, bytes] | Failure:
+    """Fork a child confined to read/write, run req in it (HelperClient on our side), and
+    return what it answered: the facts and the content read or written, or its Failure."""
     ours, theirs = socket.socketpair()
     pid = os.fork()
     if pid == 0:
@@ -40,28 +45,24 @@ def run_confined(req: ops.Request, *, read: tuple[str, ...], write: tuple[str, .
         finally:
             os._exit(status)
     theirs.close()
+    call = HelperCall(Helper(pid, ours, os.pidfd_open(pid)), req, time.monotonic() + 30)
+    client = HelperClient(lambda _req: closing(call))  # ops.run, not serve_one: no REQUEST
     try:
-        answer: dict[str, object] = {}
-        readies = 0
-        while True:
-            kind, payload = protocol.recv(ours)
-            if kind is Kind.READY and data is not None:
-                readies += 1
-                if readies == 1:  # ready for content
-                    protocol.send(ours, Kind.DATA, data)
-                    protocol.send(ours, Kind.END)
-                else:  # prepared: content durable, waiting for the go-ahead
-                    protocol.send(ours, Kind.COMMIT)
-                continue
-            if kind in (Kind.RESULT, Kind.ERROR):
-                answer = {"kind": kind.name, **json.loads(payload)}
-                if kind is Kind.ERROR or req.op != "read":
-                    return answer
-            if kind is Kind.END:
-                return answer
+        if isinstance(req, ReadArgs):
+            with client.read(req) as (info, content):
+                return info, b"".join(content)
+        assert isinstance(req, WriteArgs)
+        return client.write(req, [data], lambda: True).info, data
+    except Failure as exc:
+        return exc
     finally:
-        ours.close()
+        call.close()
         os.waitpid(pid, 0)
+
+
+def refused(answer: tuple[FileFacts, bytes] | Failure) -> str:
+    assert isinstance(answer, Failure), answer
+    return answer.reason.value
 
 
 @pytest.fixture
@@ -76,37 +77,37 @@ def layout(tmp_path: Path) -> Path:
 
 
 def test_kernel_refuses_read_outside_even_when_helper_check_is_bypassed(layout: Path) -> None:
-    req = ops.Request("read", str(layout / "outside" / "secret"), EVERYTHING,
-                      {"chunk_size": 4096, "max_bytes": 1 << 20})
+    req = ReadArgs(str(layout / "outside" / "secret"), EVERYTHING, chunk_size=4096,
+                   max_bytes=1 << 20)
     answer = run_confined(req, read=(str(layout / "ws"),), write=())
-    assert answer["kind"] == "ERROR" and answer["reason"] == "SANDBOX_DENIED"
-    assert "top secret" not in json.dumps(answer)
+    assert refused(answer) == "SANDBOX_DENIED"
+    assert "top secret" not in str(answer)
 
 
 def test_kernel_refuses_symlink_out_even_when_helper_check_is_bypassed(layout: Path) -> None:
-    req = ops.Request("read", str(layout / "ws" / "escape"), EVERYTHING,
-                      {"chunk_size": 4096, "max_bytes": 1 << 20})
+    req = ReadArgs(str(layout / "ws" / "escape"), EVERYTHING, chunk_size=4096,
+                   max_bytes=1 << 20)
     answer = run_confined(req, read=(str(layout / "ws"),), write=())
-    assert answer["kind"] == "ERROR" and answer["reason"] == "SANDBOX_DENIED"
+    assert refused(answer) == "SANDBOX_DENIED"
 
 
 def test_kernel_refuses_write_to_read_only_root_even_when_helper_check_is_bypassed(
         layout: Path) -> None:
-    req = ops.Request("write", str(layout / "ro" / "keep"), EVERYTHING,
-                      {"max_bytes": 1 << 20})
+    req = WriteArgs(str(layout / "ro" / "keep"), EVERYTHING, max_bytes=1 << 20)
     answer = run_confined(req, read=(str(layout / "ro"),), write=(str(layout / "ws"),),
                           data=b"overwritten")
-    assert answer["kind"] == "ERROR" and answer["reason"] == "SANDBOX_DENIED"
+    assert refused(answer) == "SANDBOX_DENIED"
     assert (layout / "ro" / "keep").read_text() == "keep"
     assert os.listdir(layout / "ro") == ["keep"]
 
 
 def test_same_requests_succeed_when_the_kernel_allows_them(layout: Path) -> None:
     """Control: the refusals above come from the confinement, not from a broken helper."""
-    req = ops.Request("read", str(layout / "outside" / "secret"), EVERYTHING,
-                      {"chunk_size": 4096, "max_bytes": 1 << 20})
-    assert run_confined(req, read=(str(layout),), write=())["kind"] == "RESULT"
-    req = ops.Request("write", str(layout / "ro" / "keep"), EVERYTHING, {"max_bytes": 1 << 20})
-    answer = run_confined(req, read=(), write=(str(layout / "ro"),), data=b"changed")
-    assert answer["kind"] == "RESULT"
+    read = ReadArgs(str(layout / "outside" / "secret"), EVERYTHING, chunk_size=4096,
+                    max_bytes=1 << 20)
+    answer = run_confined(read, read=(str(layout),), write=())
+    assert not isinstance(answer, Failure) and answer[1] == b"top secret"
+    write = WriteArgs(str(layout / "ro" / "keep"), EVERYTHING, max_bytes=1 << 20)
+    answer = run_confined(write, read=(), write=(str(layout / "ro"),), data=b"changed")
+    assert not isinstance(answer, Failure) and answer[0].size == len(b"changed")
     assert (layout / "ro" / "keep").read_text() == "changed"

@@ -15,7 +15,7 @@ import pytest
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
 from fsgate_server.config import Config
-from fsgate_server.helper.ops import Request
+from fsgate_server.helper.messages import WriteArgs
 from fsgate_server.helper.settings import confinement_for
 from fsgate_server.policy import Root, effective_policy
 from fsgate_server.sandbox.confine import confine
@@ -108,7 +108,7 @@ def test_helper_confined_like_a_request_cannot_open_tcp_or_udp_sockets(tmp_path:
     cfg = Config(roots=roots)
     settings = helper_settings(cfg)
     assert settings.runtime_roots == runtime_roots()
-    req = Request("write", str(tmp_path / "f"), effective_policy(roots, None), {})
+    req = WriteArgs(str(tmp_path / "f"), effective_policy(roots, None), max_bytes=0)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:

@@ -1,5 +1,6 @@
-"""Server side of a helper: a started helper serving one request (HelperCall), and the
-backends that start helpers (each an Executor)."""
+"""Server side of a helper: a started helper serving one request (HelperCall: its frames,
+under a deadline; helper_client.py holds the typed conversation on top), and the backends
+that start helpers (each an Executor)."""
 from __future__ import annotations
 
 import os
@@ -12,8 +13,8 @@ import structlog
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
-from fsgate_server.helper import protocol
-from fsgate_server.helper.ops import Request
+from fsgate_server.helper import codec, protocol
+from fsgate_server.helper.messages import ErrorReport, Request
 from fsgate_server.helper.protocol import Kind
 
 log = structlog.get_logger("fsgate.helper")
@@ -84,7 +85,7 @@ class HelperCall:
         except OSError:
             # The helper hung up, typically after reporting an error: read what it said.
             self.expect(Kind.RESULT)
-            raise self._failed("helper closed its channel while receiving") from None
+            raise self.failed("helper closed its channel while receiving") from None
 
     def recv(self) -> tuple[Kind, bytes]:
         self._arm()
@@ -94,30 +95,30 @@ class HelperCall:
             self._expired()
             raise  # unreachable
         except (protocol.ProtocolError, OSError) as exc:
-            raise self._failed(f"helper channel broke: {exc}") from exc
+            raise self.failed(f"helper channel broke: {exc}") from exc
         if kind is Kind.ERROR:
             raise self._error(payload)
         return kind, payload
 
-    def expect(self, kind: Kind) -> Any:
+    def expect(self, kind: Kind) -> bytes:
+        """The payload of the next frame, which must be of this kind."""
         got, payload = self.recv()
         if got is not kind:
-            raise self._failed(f"expected {kind.name} from helper, got {got.name}")
-        return protocol.decode_json(payload) if payload else None
+            raise self.failed(f"expected {kind.name} from helper, got {got.name}")
+        return payload
 
     def _error(self, payload: bytes) -> Failure:
-        body = protocol.decode_json(payload)
         try:
-            reason = Reason(body["reason"])
-        except (KeyError, ValueError, TypeError):
-            return self._failed(f"helper sent a malformed error: {body!r}")
-        detail = body.get("detail") or ""
+            body = codec.decode(payload, ErrorReport)
+            reason = Reason(body.reason)
+        except (protocol.ProtocolError, ValueError) as exc:
+            return self.failed(f"helper sent a malformed error: {exc}")
         if reason in (Reason.HELPER_FAILED, Reason.SANDBOX_UNAVAILABLE):
-            self.failed_detail = detail
+            self.failed_detail = body.detail
             log.error("helper_failed", pid=self.pid, reason=reason.value,
-                      message=body.get("message"), detail=detail, stderr=self._stderr())
+                      message=body.message, detail=body.detail, stderr=self._stderr())
             return Failure(reason, "the helper failed; see the server log", self.req.path)
-        return Failure(reason, str(body.get("message", reason.value)), self.req.path)
+        return Failure(reason, body.message, self.req.path)
 
     def _stderr(self) -> str:
         proc = self.helper.proc
@@ -129,7 +130,8 @@ class HelperCall:
         except OSError:
             return ""
 
-    def _failed(self, why: str) -> Failure:
+    def failed(self, why: str) -> Failure:
+        """The Failure to raise when the helper broke the conversation (logged here)."""
         log.error("helper_failed", pid=self.pid, why=why, stderr=self._stderr())
         return Failure(Reason.HELPER_FAILED, "the helper failed; see the server log",
                             self.req.path)
@@ -156,7 +158,7 @@ def begin(helper: Helper, req: Request, deadline: float | None) -> HelperCall:
     call = HelperCall(helper, req, deadline)
     try:
         call._arm()
-        protocol.send(helper.sock, Kind.REQUEST, _encode(req))
+        protocol.send(helper.sock, Kind.REQUEST, codec.encode(req))
     except (BrokenPipeError, ConnectionResetError) as exc:
         call.close()
         raise HelperGone(str(exc)) from exc
@@ -168,7 +170,3 @@ def begin(helper: Helper, req: Request, deadline: float | None) -> HelperCall:
         call.close()
         raise
     return call
-
-
-def _encode(req: Request) -> bytes:
-    return protocol.encode_json(req.to_json())

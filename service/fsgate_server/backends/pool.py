@@ -28,7 +28,7 @@ from fsgate_server.backends.channel import Helper, HelperCall, HelperGone, begin
 from fsgate_server.backends.launcher import Launcher
 from fsgate_server.errors import Failure
 from fsgate_server.helper.forkserver import PID
-from fsgate_server.helper.ops import Request
+from fsgate_server.helper.messages import Request
 from fsgate_server.helper.settings import HelperSettings
 from fsgate_server.sandbox.env import helper_env
 

@@ -9,10 +9,10 @@ import time
 import structlog
 
 from fsgate_server.backends.channel import Executor
+from fsgate_server.backends.helper_client import HelperClient
 from fsgate_server.config import Config
 from fsgate_server.errors import Failure
-from fsgate_server.helper.ops import Request
-from fsgate_server.helper.protocol import Kind
+from fsgate_server.helper.messages import SweepArgs
 from fsgate_server.policy import EffectivePolicy
 
 log = structlog.get_logger("fsgate.sweep")
@@ -22,18 +22,14 @@ def sweep(executor: Executor, config: Config) -> None:
     writable = tuple(sorted(r.path for r in config.roots if r.writable))
     if not writable:
         return
-    req = Request("sweep", "/", EffectivePolicy(readable=writable, writable=writable, denied=()),
-                  {"max_entries": config.max_list_entries, "max_depth": 64})
+    args = SweepArgs("/", EffectivePolicy(readable=writable, writable=writable, denied=()),
+                     max_entries=config.max_list_entries, max_depth=64)
     try:
-        call = executor.start(req, time.monotonic() + config.helper_timeout)
-        try:
-            result = call.expect(Kind.RESULT)
-        finally:
-            call.close()
+        done = HelperClient.over(executor, time.monotonic() + config.helper_timeout).sweep(args)
     except Failure as exc:
         log.warning("sweep_failed", reason=exc.reason.value, message=exc.message)
         return
-    log.info("sweep_done", removed=result["removed"], scanned=result["scanned"])
+    log.info("sweep_done", removed=done.removed, scanned=done.scanned)
 
 
 def start_background_sweep(executor: Executor, config: Config) -> threading.Thread:

@@ -23,9 +23,10 @@ import struct
 import sys
 from collections.abc import Callable
 
-from fsgate_server.helper import protocol
+from fsgate_server.helper import codec, protocol
 from fsgate_server.helper.main import serve_one
-from fsgate_server.helper.ops import Request, fd_path, info_of
+from fsgate_server.helper.messages import ReadArgs, Request
+from fsgate_server.helper.ops import fd_path, info_of
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.settings import HelperSettings, confinement_for
 from fsgate_server.policy import EffectivePolicy
@@ -44,15 +45,14 @@ if confine.STEPS[:len(BEFORE_REQUEST)] != BEFORE_REQUEST:
 
 # A request like the real ones, decoded (never carried out) while the helper waits, so
 # most pages that the decoder and the confinement code write are copied before it arrives.
-_WARM_UP = json.dumps(Request(
-    "read", "/nonexistent/warm-up", EffectivePolicy(readable=("/nonexistent",), writable=(),
-                                                     denied=()),
-    {"offset": 0, "length": 0, "chunk_size": 1 << 20, "max_bytes": 1}).to_json()).encode()
+_WARM_UP = codec.encode(ReadArgs(
+    "/nonexistent/warm-up", EffectivePolicy(readable=("/nonexistent",), writable=(), denied=()),
+    chunk_size=1 << 20, max_bytes=1))
 
 
 def _prepare(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ...]) -> None:
     """What a helper does before its request: pre-confine, and warm up, touching no path."""
-    idle = Request.from_json(protocol.decode_json(_WARM_UP))
+    idle = codec.decode_request(_WARM_UP)
     c = confinement_for(idle, settings, keep)
     for step in BEFORE_REQUEST:
         step(c)
@@ -64,7 +64,7 @@ def _prepare(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ...
     idle.policy.can_write(idle.path)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with ours, theirs:
-        protocol.send_json(ours, Kind.RESULT, {"info": info})
+        codec.send(ours, Kind.RESULT, info)
         protocol.recv(theirs)
     landlock.abi_version()  # the ctypes path restrict() takes
     seccomp.compile_filter()

@@ -18,14 +18,14 @@ import heapq
 import os
 import socket
 import stat
-from typing import Any
 
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
-from fsgate_server.helper import protocol
+from fsgate_server.helper import codec
+from fsgate_server.helper.messages import Entry, ListArgs, ListPage
 from fsgate_server.helper.protocol import Kind
-from fsgate_server.helper.request import Request, info_of
+from fsgate_server.helper.request import info_of
 from fsgate_server.helper.resolve import closing_fd, kernel_path, reopen
 from fsgate_server.helper.walk import join, resolve
 from fsgate_server.policy import EffectivePolicy
@@ -36,22 +36,17 @@ _ENTRY_OVERHEAD = 96  # per entry: field tags, lengths, type, size, mode, time, 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def op_list(sock: socket.socket, req: Request) -> None:
-    depth = int(req.args.get("depth", 1))
-    page_size = int(req.args["page_size"])
-    max_entries = int(req.args["max_entries"])
-    after = req.args.get("after")
-    page = _Page(page_size, os.fsencode(after) if after is not None else None)
+def op_list(sock: socket.socket, req: ListArgs) -> None:
+    page = _Page(req.page_size, os.fsencode(req.after) if req.after is not None else None)
     found = resolve(req.path, req.policy.can_read, req.policy.readable, follow=True)
     with closing_fd(found.fd) as pfd:
         if not stat.S_ISDIR(found.st.st_mode):
             raise Failure(Reason.NOT_A_DIRECTORY, f"{req.path}: not a directory")
         dfd = reopen(pfd, os.O_RDONLY | os.O_DIRECTORY, req.path)
     with closing_fd(dfd):
-        _Walk(req.policy, found.real, depth, max_entries, req.path, page).visit(dfd, found.real,
-                                                                              b"", 1)
-    entries, last = page.result(req.path)
-    protocol.send_json(sock, Kind.RESULT, {"entries": entries, "last": last})
+        _Walk(req.policy, found.real, req.depth, req.max_entries, req.path, page).visit(
+            dfd, found.real, b"", 1)
+    codec.send(sock, Kind.RESULT, page.result(req.path))
 
 
 class _Walk:
@@ -132,11 +127,11 @@ class _Page:
         else:
             heapq.heappush(self.heap, _Largest(rel, (st, target)))
 
-    def result(self, path: str) -> tuple[list[dict[str, Any]], str | None]:
+    def result(self, path: str) -> ListPage:
         ordered = sorted(self.heap, key=lambda e: e.rel)
         more = len(ordered) > self.size
         ordered = ordered[: self.size]
-        entries: list[dict[str, Any]] = []
+        entries: list[Entry] = []
         spent = 0
         base = path.rstrip("/") + "/"
         base_len = len(base.encode("utf-8", "surrogateescape"))
@@ -148,9 +143,8 @@ class _Page:
                 more = True  # the rest on the next page, which starts after the last sent
                 break
             name = os.fsdecode(e.rel)
-            entries.append({"name": name, "info": info_of(base + name, st, target)})
-        last = entries[-1]["name"] if more else None
-        return entries, last
+            entries.append(Entry(name, info_of(base + name, st, target)))
+        return ListPage(tuple(entries), entries[-1].name if more else None)
 
 
 def _wire_len(raw: bytes) -> int:

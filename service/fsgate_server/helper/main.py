@@ -15,10 +15,11 @@ from collections.abc import Callable
 
 from fsgate.reasons import Reason
 
-from fsgate_server.helper import ops, protocol
+from fsgate_server.helper import codec, ops, protocol
+from fsgate_server.helper.messages import ErrorReport, Request
 from fsgate_server.helper.protocol import Kind
 
-Confine = Callable[[ops.Request], None]
+Confine = Callable[[Request], None]
 
 
 def serve_one(sock: socket.socket, confine: Confine) -> int:
@@ -27,7 +28,7 @@ def serve_one(sock: socket.socket, confine: Confine) -> int:
         kind, payload = protocol.recv(sock)
         if kind is not Kind.REQUEST:
             raise protocol.ProtocolError(f"expected REQUEST, got {kind.name}")
-        req = ops.Request.from_json(protocol.decode_json(payload))
+        req = codec.decode_request(payload)
     except protocol.PeerClosed:
         return 0  # the server shut down before this helper was needed
     except (protocol.ProtocolError, OSError) as exc:
@@ -58,8 +59,8 @@ def _traceback() -> str:
 
 def _report(sock: socket.socket, reason: Reason, message: str, detail: str = "") -> None:
     with contextlib.suppress(OSError):  # the server may already have hung up
-        protocol.send_json(sock, Kind.ERROR, {"reason": reason.value, "message": message,
-                                              "detail": detail})
+        codec.send(sock, Kind.ERROR, ErrorReport(reason=reason.value, message=message,
+                                                 detail=detail))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,38 +14,54 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from collections.abc import Callable
 
 from fsgate_server.errors import Failure
-from fsgate_server.helper import protocol
+from fsgate_server.helper import codec
 from fsgate_server.helper.listing import op_list
+from fsgate_server.helper.messages import (
+    ErrorReport,
+    ListArgs,
+    ReadArgs,
+    Request,
+    StatArgs,
+    SweepArgs,
+    WriteArgs,
+)
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.reading import op_read, op_stat
-from fsgate_server.helper.request import Request, file_type, info_of, version_of
+from fsgate_server.helper.request import file_type, info_of, version_of
 from fsgate_server.helper.resolve import classify, fd_path, reopen
 from fsgate_server.helper.temps import MARKER, TEMP_PREFIX, op_sweep
 from fsgate_server.helper.walk import enforced
 from fsgate_server.helper.writing import Abandoned, op_write
 
-__all__ = ["MARKER", "OPS", "TEMP_PREFIX", "Failure", "Request", "classify", "fd_path",
+__all__ = ["MARKER", "TEMP_PREFIX", "Failure", "Request", "classify", "fd_path",
            "file_type", "info_of", "reopen", "run", "version_of"]
 
 
-OPS: dict[str, Callable[[socket.socket, Request], None]] = {
-    "sweep": op_sweep,
-    "stat": op_stat,
-    "read": op_read,
-    "list": op_list,
-    "write": op_write,
-}
+def _carry_out(sock: socket.socket, req: Request) -> None:
+    """The operation for the request's type (messages.py); it answers on the channel."""
+    match req:
+        case StatArgs():
+            op_stat(sock, req)
+        case ReadArgs():
+            op_read(sock, req)
+        case ListArgs():
+            op_list(sock, req)
+        case WriteArgs():
+            op_write(sock, req)
+        case SweepArgs():
+            op_sweep(sock, req)
+        case _:
+            raise TypeError(f"no operation for {type(req).__name__}")
 
 
 def run(sock: socket.socket, req: Request) -> None:
     """Carry out one request, answering with RESULT or ERROR on the channel."""
     try:
         policy = enforced(req.policy)
-        OPS[req.op](sock, req if policy is req.policy else dataclasses.replace(req, policy=policy))
+        _carry_out(sock, req if policy is req.policy else dataclasses.replace(req, policy=policy))
     except Failure as exc:
-        protocol.send_json(sock, Kind.ERROR, {"reason": exc.reason.value, "message": exc.message})
+        codec.send(sock, Kind.ERROR, ErrorReport(reason=exc.reason.value, message=exc.message))
     except Abandoned:
         pass

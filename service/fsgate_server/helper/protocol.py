@@ -1,28 +1,27 @@
 """Frames exchanged between the server and one helper over a SOCK_STREAM socketpair.
 
-A frame is a 5-byte header (kind, payload length) followed by the payload. Control frames
-(REQUEST, READY, RESULT, ERROR) carry JSON as UTF-8, non-ASCII characters as themselves
-(not as 6-byte ``\\uXXXX`` escapes, which would inflate a page of non-ASCII names 3x);
-DATA frames carry raw file bytes; END carries nothing. Strings that may hold non-UTF-8
-file names use surrogateescape; their lone surrogates travel as surrogatepass bytes.
+A frame is a 5-byte header (kind, payload length) followed by the payload. REQUEST,
+RESULT and ERROR frames carry one message of messages.py, as JSON (codec.py: UTF-8,
+non-ASCII characters as themselves, not as 6-byte ``\\uXXXX`` escapes, which would
+inflate a page of non-ASCII names 3x; strings that may hold non-UTF-8 file names use
+surrogateescape, their lone surrogates travel as surrogatepass bytes). DATA frames carry
+raw file bytes; READY, END and COMMIT carry nothing.
 
     server                         helper
-    REQUEST {op, path, policy, args} ->
+    REQUEST *Args ->
                                    <- READY            (write only: target checked, temp file open)
     DATA* ->                                           (write only)
     END ->                                             (write only: the client really finished)
                                    <- READY            (write only: content durable, unnamed)
     COMMIT ->                                          (write only: the call is still alive)
                                    <- DATA*            (read only)
-                                   <- RESULT {...} | ERROR {reason, message}
+                                   <- RESULT answer | ERROR ErrorReport
 """
 from __future__ import annotations
 
 import enum
-import json
 import socket
 import struct
-from typing import Any
 
 HEADER = struct.Struct("!BI")
 # A bound keeps a confused peer from making us allocate freely. A REQUEST can carry three
@@ -56,15 +55,6 @@ def send(sock: socket.socket, kind: Kind, payload: bytes = b"") -> None:
     else:
         sock.sendall(header)
         sock.sendall(payload)
-
-
-def encode_json(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8", "surrogatepass")
-
-
-def send_json(sock: socket.socket, kind: Kind, obj: Any) -> None:
-    send(sock, kind, encode_json(obj))
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -113,9 +103,3 @@ def recv_header(sock: socket.socket) -> tuple[Kind, int]:
         raise ProtocolError(f"{kind.name} frame of {length} bytes exceeds {limit}")
     return kind, length
 
-
-def decode_json(payload: bytes) -> Any:
-    try:
-        return json.loads(payload.decode("utf-8", "surrogatepass"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError(f"bad JSON frame: {exc}") from exc

@@ -11,28 +11,26 @@ import stat
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
-from fsgate_server.helper import protocol
+from fsgate_server.helper import codec, protocol
+from fsgate_server.helper.messages import ReadArgs, StatArgs
 from fsgate_server.helper.protocol import Kind
-from fsgate_server.helper.request import Request, info_of
+from fsgate_server.helper.request import info_of
 from fsgate_server.helper.resolve import closing_fd, reopen
 from fsgate_server.helper.walk import resolve
 
 # --- operations ---------------------------------------------------------------------------
 
-def op_stat(sock: socket.socket, req: Request) -> None:
-    follow = bool(req.args.get("follow_symlinks", False))
-    found = resolve(req.path, req.policy.can_read, req.policy.readable, follow=follow)
+def op_stat(sock: socket.socket, req: StatArgs) -> None:
+    found = resolve(req.path, req.policy.can_read, req.policy.readable,
+                    follow=req.follow_symlinks)
     with closing_fd(found.fd) as fd:
         st = found.st
         target = os.readlink("", dir_fd=fd) if stat.S_ISLNK(st.st_mode) else ""
-        protocol.send_json(sock, Kind.RESULT, {"info": info_of(req.path, st, target)})
+        codec.send(sock, Kind.RESULT, info_of(req.path, st, target))
 
 
-def op_read(sock: socket.socket, req: Request) -> None:
-    offset = int(req.args.get("offset", 0))
-    length = int(req.args.get("length", 0))
-    chunk = int(req.args["chunk_size"])
-    max_bytes = int(req.args["max_bytes"])
+def op_read(sock: socket.socket, req: ReadArgs) -> None:
+    offset, length, chunk, max_bytes = req.offset, req.length, req.chunk_size, req.max_bytes
     found = resolve(req.path, req.policy.can_read, req.policy.readable, follow=True)
     with closing_fd(found.fd) as pfd:
         st = found.st
@@ -46,12 +44,13 @@ def op_read(sock: socket.socket, req: Request) -> None:
             raise Failure(Reason.TOO_LARGE,
                           f"{req.path}: {todo} bytes to read exceed the limit of {max_bytes}")
         with closing_fd(reopen(pfd, os.O_RDONLY, req.path)) as fd:
-            protocol.send_json(sock, Kind.RESULT, {"info": info_of(req.path, st)})
+            codec.send(sock, Kind.RESULT, info_of(req.path, st))
             _send_range(sock, fd, offset, todo, chunk)
     protocol.send(sock, Kind.END)
 
 
 SPLICE_MIN_BYTES = 256 << 10  # below this, one pread and one send cost less than a pipe
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _send_range(sock: socket.socket, fd: int, offset: int, todo: int, chunk: int) -> None:
@@ -67,12 +66,14 @@ def _send_range(sock: socket.socket, fd: int, offset: int, todo: int, chunk: int
         todo -= len(data)
 
 
-def _pipe_of(size: int) -> tuple[int, int] | None:
-    """A pipe that holds ``size`` bytes, or None if the kernel will not make one that big."""
+def _pipe_of(size: int) -> tuple[int, int, int] | None:
+    """A pipe that holds ``size`` bytes (read end, write end, its capacity in bytes), or
+    None if the kernel will not make one that big."""
     r, w = os.pipe2(os.O_CLOEXEC)
     try:
-        if fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size) >= size:
-            return r, w
+        capacity = fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size)
+        if capacity >= size:
+            return r, w, capacity
     except OSError:
         pass  # above fs.pipe-max-size (1 MiB by default) for an unprivileged helper
     os.close(r)
@@ -86,14 +87,17 @@ def _splice_range(sock: socket.socket, fd: int, offset: int, todo: int, chunk: i
     pipe = _pipe_of(chunk)
     if pipe is None:
         return False
-    r, w = pipe
+    r, w, capacity = pipe
     out = sock.fileno()
     sent = False
     try:
         while todo > 0:
             # Fill the pipe first: the frame header must carry the length actually read,
-            # which is shorter than asked if the file shrank under us.
-            want, got = min(chunk, todo), 0
+            # which is shorter than asked if the file shrank under us. A pipe holds
+            # capacity / PAGE page pieces, and a range that starts inside a page takes one
+            # more piece than its length needs: never ask for more than fits, or the fill
+            # blocks on a full pipe that nothing drains.
+            want, got = min(chunk, todo, capacity - offset % _PAGE), 0
             while got < want:
                 try:
                     n = os.splice(fd, w, want - got, offset_src=offset + got)

@@ -6,11 +6,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fsgate_server.helper.ops import Request
+from fsgate_server.helper.messages import Request
 from fsgate_server.sandbox.confine import Confinement, confine
 from fsgate_server.sandbox.rlimits import Limits
-
-WRITING_OPS = frozenset({"write", "sweep"})
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class HelperSettings:
 def confinement_for(req: Request, settings: HelperSettings, keep_fds: tuple[int, ...]
                     ) -> Confinement:
     """Least privilege: only a write request gets the writable set as writable."""
-    writable = req.policy.writable if req.op in WRITING_OPS else ()
+    writable = req.policy.writable if req.writes else ()
     readable = tuple(p for p in req.policy.readable if p not in writable)
     return Confinement(read_exec=settings.runtime_roots, read=readable, write=writable,
                        limits=settings.limits, keep_fds=keep_fds, landlock=settings.landlock)

@@ -21,9 +21,9 @@ import socket
 import stat
 
 from fsgate_server.errors import Failure
-from fsgate_server.helper import protocol
+from fsgate_server.helper import codec
+from fsgate_server.helper.messages import SweepArgs, SweepDone
 from fsgate_server.helper.protocol import Kind
-from fsgate_server.helper.request import Request
 from fsgate_server.helper.resolve import closing_fd, reopen
 from fsgate_server.helper.walk import resolve
 
@@ -71,13 +71,13 @@ def is_stale_temp(dfd: int, name: str) -> os.stat_result | None:
     return st if value == match.group(1).encode() else None
 
 
-def op_sweep(sock: socket.socket, req: Request) -> None:
+def op_sweep(sock: socket.socket, req: SweepArgs) -> None:
     """Remove temporaries a killed helper left between link and rename (a tiny window; named
     temporaries exist only there, or on file systems without O_TMPFILE). Bounded walk."""
-    budget = int(req.args["max_entries"])
+    budget = req.max_entries
     # One descriptor per level: never deeper than the descriptor limit allows.
     limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0] - _FD_RESERVE
-    max_depth = min(int(req.args.get("max_depth", 64)), max(limit, 1))
+    max_depth = min(req.max_depth, max(limit, 1))
     sweep = _Sweep(budget, max_depth)
     for root in req.policy.writable:
         try:
@@ -93,7 +93,7 @@ def op_sweep(sock: socket.socket, req: Request) -> None:
                 continue
         with closing_fd(top):
             sweep.visit(top, 0)
-    protocol.send_json(sock, Kind.RESULT, {"removed": sweep.removed, "scanned": sweep.scanned})
+    codec.send(sock, Kind.RESULT, SweepDone(removed=sweep.removed, scanned=sweep.scanned))
 
 
 class _Sweep:

@@ -8,22 +8,22 @@ import fcntl
 import os
 import socket
 import stat
-from typing import Any
 
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
-from fsgate_server.helper import protocol
+from fsgate_server.helper import codec, protocol
+from fsgate_server.helper.messages import FileFacts, WriteArgs, WriteDone
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.reading import SPLICE_MIN_BYTES
-from fsgate_server.helper.request import Request, info_of, version_of
+from fsgate_server.helper.request import info_of, version_of
 from fsgate_server.helper.resolve import classify, closing_fd, reopen
 from fsgate_server.helper.temps import mark, new_temp_name, unmark
 from fsgate_server.helper.walk import join, resolve_parent
 
 # --- write --------------------------------------------------------------------------------
 
-def require_writable(req: Request, real: str) -> None:
+def require_writable(req: WriteArgs, real: str) -> None:
     """The real target of a write must be writable; protected paths say so by name."""
     if req.policy.can_write(real):
         return
@@ -33,13 +33,9 @@ def require_writable(req: Request, real: str) -> None:
     raise Failure(Reason.SANDBOX_DENIED, f"{req.path}: access denied by the sandbox")
 
 
-def op_write(sock: socket.socket, req: Request) -> None:
-    args = req.args
-    create_new = bool(args.get("create_new", False))
-    if_version = str(args.get("if_version", ""))
-    max_bytes = int(args["max_bytes"])
-    file_mode = int(args.get("file_mode", 0))
-    dfd, name, existing = _target(req, bool(args.get("create_parents", False)))
+def op_write(sock: socket.socket, req: WriteArgs) -> None:
+    create_new, if_version = req.create_new, req.if_version
+    dfd, name, existing = _target(req, req.create_parents)
     try:
         if existing is not None:
             if create_new:
@@ -51,11 +47,11 @@ def op_write(sock: socket.socket, req: Request) -> None:
         _check_version(existing, if_version, req.path)
         # Never setuid, setgid or sticky: a replaced 06755 file of a co-tenant must not
         # come back as a set-id program of the server's user with the caller's content.
-        mode = file_mode or (stat.S_IMODE(existing.st_mode) & 0o777 if existing else 0o644)
+        mode = req.file_mode or (stat.S_IMODE(existing.st_mode) & 0o777 if existing else 0o644)
         tmp = _TempFile(dfd, req.path)
         try:
             protocol.send(sock, Kind.READY)
-            written = _receive_into(sock, tmp.fd, max_bytes, req.path)
+            written = _receive_into(sock, tmp.fd, req.max_bytes, req.path)
             os.fchmod(tmp.fd, mode & 0o777)
             os.fsync(tmp.fd)
             # Prepared: the content is durable but has no name yet. The server says COMMIT
@@ -68,10 +64,10 @@ def op_write(sock: socket.socket, req: Request) -> None:
             tmp.close()
     finally:
         os.close(dfd)
-    protocol.send_json(sock, Kind.RESULT, {"info": info, "bytes_written": written})
+    codec.send(sock, Kind.RESULT, WriteDone(info=info, bytes_written=written))
 
 
-def _target(req: Request, create_parents: bool
+def _target(req: WriteArgs, create_parents: bool
             ) -> tuple[int, str, os.stat_result | None]:
     """The directory the write lands in (a real, readable fd), the name in it, and what the
     name held when resolution judged it (None: nothing). A leaf symlink is followed
@@ -211,7 +207,7 @@ class _TempFile:
         os.link(f"/proc/self/fd/{self.fd}", name, dst_dir_fd=self.dfd, follow_symlinks=True)
 
     def commit(self, name: str, *, create_new: bool, if_version: str,
-               request_path: str) -> dict[str, Any]:
+               request_path: str) -> FileFacts:
         fcntl.flock(self.dfd, fcntl.LOCK_EX)  # serializes version checks with renames
         try:
             if if_version:

@@ -16,10 +16,10 @@ from typing import Any
 
 from fsgate_server.backends import BackendUnavailable
 from fsgate_server.backends import selection as backends
+from fsgate_server.backends.helper_client import HelperClient
 from fsgate_server.config import Config
 from fsgate_server.errors import Failure
-from fsgate_server.helper.ops import Request
-from fsgate_server.helper.protocol import Kind
+from fsgate_server.helper.messages import StatArgs
 from fsgate_server.policy import EffectivePolicy, Root
 from fsgate_server.runtime_roots import runtime_files, runtime_roots
 from fsgate_server.sandbox import landlock
@@ -78,19 +78,15 @@ def _trial_stat(name: str) -> tuple[bool, float | None, str]:
             return False, None, f"could not start the backend: {exc}"
         try:
             policy = EffectivePolicy(readable=(tmp,), writable=(tmp,), denied=())
-            req = Request("stat", tmp, policy, {"follow_symlinks": False})
             began = time.monotonic()
             try:
-                call = executor.start(req, began + HELPER_TIMEOUT)
-                try:
-                    result = call.expect(Kind.RESULT)
-                finally:
-                    call.close()
+                info = HelperClient.over(executor, began + HELPER_TIMEOUT).stat(
+                    StatArgs(tmp, policy))
             except Failure as exc:
                 return False, None, f"{exc.reason.value}: {exc.message} (details in the log)"
             elapsed = (time.monotonic() - began) * 1000
-            if not isinstance(result, dict) or result.get("info", {}).get("path") != tmp:
-                return False, None, f"unexpected helper answer {result!r}"
+            if info.path != tmp:
+                return False, None, f"unexpected helper answer {info!r}"
             return True, round(elapsed, 1), ""
         finally:
             executor.stop()

@@ -1,14 +1,16 @@
-"""Proto <-> plain data: the wire SandboxPolicy as a policy.RequestPolicy, a helper's file
-facts as FileInfo and DirEntry (names and link targets that are not UTF-8 keep their bytes)."""
+"""Proto <-> plain data: the wire SandboxPolicy as a policy.RequestPolicy, a helper's
+FileFacts and Entry (messages.py) as FileInfo and DirEntry (names and link targets that are
+not UTF-8 keep their bytes)."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 from fsgate.v1 import fsgate_pb2 as pb
 from google.protobuf import timestamp_pb2
 
 from fsgate_server import policy
+from fsgate_server.helper.messages import Entry, FileFacts
 
 __all__ = ["dir_entry", "file_info", "request_policy"]
 
@@ -33,15 +35,16 @@ def _utf8(text: str) -> tuple[str, bytes]:
         return raw.decode("utf-8", "replace"), raw
 
 
-def file_info(d: dict[str, Any]) -> pb.FileInfo:
+def file_info(f: FileFacts) -> pb.FileInfo:
     ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(int(d["mtime_ns"]))
-    target, raw_target = _utf8(d.get("symlink_target", ""))
-    return pb.FileInfo(path=_utf8(d["path"])[0], type=d["type"], size=d["size"],
-                       mode=d["mode"], modified_time=ts, version=d["version"],
-                       symlink_target=target, raw_symlink_target=raw_target)
+    ts.FromNanoseconds(f.mtime_ns)
+    target, raw_target = _utf8(f.symlink_target)
+    kind = cast("pb.FileType", int(f.type))  # messages.FileType mirrors it
+    return pb.FileInfo(path=_utf8(f.path)[0], type=kind, size=f.size, mode=f.mode,
+                       modified_time=ts, version=_utf8(f.version)[0], symlink_target=target,
+                       raw_symlink_target=raw_target)
 
 
-def dir_entry(d: dict[str, Any]) -> pb.DirEntry:
-    name, raw_name = _utf8(d["name"])
-    return pb.DirEntry(name=name, info=file_info(d["info"]), raw_name=raw_name)
+def dir_entry(e: Entry) -> pb.DirEntry:
+    name, raw_name = _utf8(e.name)
+    return pb.DirEntry(name=name, info=file_info(e.info), raw_name=raw_name)

@@ -1,4 +1,5 @@
-"""gRPC handlers: validate and normalize, apply the policy, hand the request to a helper.
+"""gRPC handlers: validate and normalize, apply the policy, hand the request to a helper
+(HelperClient: the typed conversation), convert its answer (convert.py).
 
 Handlers never open a user file: everything that touches one happens in the helper.
 """
@@ -18,10 +19,10 @@ from fsgate.v1 import fsgate_pb2_grpc
 
 from fsgate_server import policy
 from fsgate_server.backends.channel import Executor, HelperCall
+from fsgate_server.backends.helper_client import HelperClient
 from fsgate_server.config import Config
 from fsgate_server.errors import Failure
-from fsgate_server.helper.ops import Request
-from fsgate_server.helper.protocol import Kind
+from fsgate_server.helper.messages import ListArgs, ReadArgs, Request, StatArgs, WriteArgs
 from fsgate_server.operability.metrics import Metrics
 from fsgate_server.transport import requestlog
 from fsgate_server.transport.admission import Admission
@@ -102,6 +103,17 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         call.helper.kill()
         end_deadline_exceeded(context, "the helper timed out and was killed")
 
+    def _client(self, context: grpc.ServicerContext, facts: dict[str, Any]) -> HelperClient:
+        """A HelperClient whose helpers run under this call (_helper) and are logged."""
+
+        @contextmanager
+        def session(req: Request) -> Iterator[HelperCall]:
+            with self._helper(context, req) as call:
+                facts["helper_pid"] = call.pid
+                yield call
+
+        return HelperClient(session)
+
     def _resolve(self, path: str, msg: Any, *, write: bool) -> tuple[str, policy.EffectivePolicy]:
         try:
             return policy.resolve(path, request_policy(msg), self.roots, write=write,
@@ -125,11 +137,9 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
         with self._rpc("Stat", context) as facts:
             path, eff = self._resolve(request.path, request, write=False)
             facts["path"] = path
-            req = Request("stat", path, eff, {"follow_symlinks": request.follow_symlinks})
-            with self._helper(context, req) as call:
-                facts["helper_pid"] = call.pid
-                result = call.expect(Kind.RESULT)
-            return pb.StatResponse(info=file_info(result["info"]))
+            info = self._client(context, facts).stat(
+                StatArgs(path, eff, follow_symlinks=request.follow_symlinks))
+            return pb.StatResponse(info=file_info(info))
         raise AssertionError("unreachable")
 
     def ListDir(self, request: pb.ListDirRequest, context: grpc.ServicerContext
@@ -144,15 +154,12 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
                                    f"{self.config.max_list_depth}", path)
             page_size = min(request.page_size or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
             after = decode_page_token(request.page_token, path, depth)
-            req = Request("list", path, eff, {
-                "depth": depth, "page_size": page_size, "after": after,
-                "max_entries": self.config.max_list_entries})
-            with self._helper(context, req) as call:
-                facts["helper_pid"] = call.pid
-                result = call.expect(Kind.RESULT)
-            last = result.get("last")
+            page = self._client(context, facts).list(ListArgs(
+                path, eff, depth=depth, page_size=page_size, after=after,
+                max_entries=self.config.max_list_entries))
+            last = page.last
             return pb.ListDirResponse(
-                entries=[dir_entry(e) for e in result["entries"]],
+                entries=[dir_entry(e) for e in page.entries],
                 next_page_token=encode_page_token(path, depth, last) if last is not None else "")
         raise AssertionError("unreachable")
 
@@ -169,21 +176,15 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
                 raise Failure(Reason.TOO_LARGE,
                                    f"length exceeds the server's maximum of "
                                    f"{self.config.max_read_bytes} bytes", path)
-            req = Request("read", path, eff, {
-                "offset": request.offset, "length": request.length, "chunk_size": chunk,
-                "max_bytes": self.config.max_read_bytes})
+            args = ReadArgs(path, eff, offset=request.offset, length=request.length,
+                            chunk_size=chunk, max_bytes=self.config.max_read_bytes)
             sent = 0
             try:
-                with self._helper(context, req) as call:
-                    facts["helper_pid"] = call.pid
-                    result = call.expect(Kind.RESULT)
-                    yield pb.ReadFileResponse(info=file_info(result["info"]))
-                    while True:
-                        kind, payload = call.recv()
-                        if kind is Kind.END:
-                            break
-                        sent += len(payload)
-                        yield pb.ReadFileResponse(data=payload)
+                with self._client(context, facts).read(args) as (info, content):
+                    yield pb.ReadFileResponse(info=file_info(info))
+                    for data in content:
+                        sent += len(data)
+                        yield pb.ReadFileResponse(data=data)
             finally:
                 facts["bytes"] = sent
 
@@ -204,36 +205,29 @@ class FileSystemServicer(fsgate_pb2_grpc.FileSystemServiceServicer):
                               pb.WRITE_MODE_CREATE_NEW):
                 raise Failure(Reason.INVALID_REQUEST, f"unknown write mode {h.mode}", path)
             limit = self.config.max_write_bytes
-            req = Request("write", path, eff, {
-                "create_new": h.mode == pb.WRITE_MODE_CREATE_NEW,
-                "create_parents": h.create_parents, "if_version": h.if_version,
-                "file_mode": h.file_mode, "max_bytes": limit})
-            total = 0
-            with self._helper(context, req) as call:
-                facts["helper_pid"] = call.pid
-                call.expect(Kind.READY)
+            args = WriteArgs(path, eff, create_new=h.mode == pb.WRITE_MODE_CREATE_NEW,
+                             create_parents=h.create_parents, if_version=h.if_version,
+                             file_mode=h.file_mode, max_bytes=limit)
+
+            def content() -> Iterator[bytes]:
+                total = 0
                 for msg in request_iterator:
                     if not msg.HasField("data"):
                         raise Failure(Reason.INVALID_REQUEST,
-                                           "only the first WriteFile message may carry a header",
-                                           path)
+                                      "only the first WriteFile message may carry a header", path)
                     total += len(msg.data)
                     if total > limit:
                         raise Failure(Reason.TOO_LARGE,
-                                           f"content exceeds the server's maximum of {limit} bytes",
-                                           path)
-                    call.send(Kind.DATA, msg.data)
-                # A cancel or deadline can end the request iterator like a normal end, a
-                # moment before gRPC marks the call inactive. So: check, let the helper make
-                # the content durable (which gives a cancel time to land), check again as
-                # the very last step, and only then let it name the file.
-                self._require_alive(context, path)
-                call.send(Kind.END)
-                call.expect(Kind.READY)
-                self._require_alive(context, path)
-                call.send(Kind.COMMIT)
-                result = call.expect(Kind.RESULT)
-            facts["bytes"] = result["bytes_written"]
-            return pb.WriteFileResponse(info=file_info(result["info"]),
-                                        bytes_written=result["bytes_written"])
+                                      f"content exceeds the server's maximum of {limit} bytes",
+                                      path)
+                    yield msg.data
+
+            def still_alive() -> bool:
+                self._require_alive(context, path)  # raises, saying why not
+                return True
+
+            done = self._client(context, facts).write(args, content(), still_alive)
+            facts["bytes"] = done.bytes_written
+            return pb.WriteFileResponse(info=file_info(done.info),
+                                        bytes_written=done.bytes_written)
         raise AssertionError("unreachable")

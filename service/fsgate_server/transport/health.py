@@ -149,22 +149,19 @@ def check_helper_path(executor: Executor, roots: Sequence[Root],
     """
     from fsgate.reasons import Reason
 
+    from fsgate_server.backends.helper_client import HelperClient
     from fsgate_server.errors import Failure
-    from fsgate_server.helper.ops import Request
-    from fsgate_server.helper.protocol import Kind
+    from fsgate_server.helper.messages import StatArgs
     from fsgate_server.policy import effective_policy
 
     root = roots[0].path
-    req = Request("stat", root, effective_policy(roots, None), {"follow_symlinks": False})
-    call = executor.start(req, time.monotonic() + timeout)
+    client = HelperClient.over(executor, time.monotonic() + timeout)
     try:
-        call.expect(Kind.RESULT)
-    except Failure as exc:
+        client.stat(StatArgs(root, effective_policy(roots, None)))
+    except Failure as exc:  # what starting a helper can fail with, or its failure
         if exc.reason in (Reason.HELPER_FAILED, Reason.SANDBOX_UNAVAILABLE, Reason.BUSY,
-                          Reason.DEADLINE_EXCEEDED):
+                          Reason.DEADLINE_EXCEEDED, Reason.SHUTTING_DOWN):
             raise
-    finally:
-        call.close()
 
 
 # --- the probe command ---------------------------------------------------------------

@@ -56,7 +56,7 @@ from fsgate_server.backends.channel import Helper, HelperCall, HelperGone, begin
 from fsgate_server.backends.launcher import Launcher
 from fsgate_server.backends.pool import ForkServerExecutor
 from fsgate_server.errors import Failure
-from fsgate_server.helper.ops import Request
+from fsgate_server.helper.messages import Request, StatArgs, WriteArgs
 from fsgate_server.helper.settings import HelperSettings
 from fsgate_server.policy import Root, effective_policy
 from fsgate_server.runtime_roots import RuntimeFacts, runtime_files
@@ -127,8 +127,8 @@ class BwrapExecutor:
         # --die-with-parent (PR_SET_PDEATHSIG) fires when the thread that forked bwrap exits.
         self._launcher = Launcher("fsgate-bwrap-launcher")
         ceiling = effective_policy(tuple(roots), None)
-        for op in ("write", "stat"):  # the ceiling: what every request without a policy gets
-            req = Request(op, "/", ceiling, {})
+        # The ceiling: what every request without a policy gets, writing or not.
+        for req in (WriteArgs("/", ceiling, max_bytes=0), StatArgs("/", ceiling)):
             self._remember(req)
             if warm > 0:
                 try:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from fsgate_server.backends.bwrap.launch import Command
 from fsgate_server.backends.bwrap.mounts import MountTable
-from fsgate_server.helper.ops import Request
+from fsgate_server.helper.messages import Request
 from fsgate_server.helper.settings import HelperSettings, confinement_for
 from fsgate_server.policy import Root, is_within
 

@@ -1,0 +1,155 @@
+"""What the server and a helper say to each other, typed: one frozen message per request
+(``*Args``) and per answer, shared by both sides. codec.py turns them into frame payloads.
+
+A request carries what every operation needs (its path, the effective policy) and its own
+arguments; ``op`` names it on the wire and ``writes`` says whether the helper is confined
+with the writable roots writable. Every answer is a RESULT, except an ERROR's ErrorReport.
+
+    request      answer(s)                              conversation (protocol.py)
+    StatArgs     FileFacts                              REQUEST -> RESULT
+    ReadArgs     FileFacts, then the bytes              REQUEST -> RESULT DATA* END
+    ListArgs     ListPage                               REQUEST -> RESULT
+    WriteArgs    WriteDone                              REQUEST -> READY DATA* END READY
+                                                                 COMMIT -> RESULT
+    SweepArgs    SweepDone                              REQUEST -> RESULT
+
+Integers are non-negative and below 2**64 unless a field's metadata says otherwise (the
+codec enforces ``min``/``max``): what reaches a proto field always fits it.
+
+Adding an operation: a request/answer pair here (and in REQUESTS), a function in the
+helper (dispatched in ops.py), a HelperClient method, and the gRPC handler.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from fsgate_server.policy import EffectivePolicy
+
+__all__ = ["REQUESTS", "Entry", "ErrorReport", "FileFacts", "FileType", "ListArgs",
+           "ListPage", "ReadArgs", "Request", "StatArgs", "SweepArgs", "SweepDone",
+           "WriteArgs", "WriteDone"]
+
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+class FileType(enum.IntEnum):
+    """The values of the proto's FileType."""
+
+    REGULAR = 1
+    DIRECTORY = 2
+    SYMLINK = 3
+    OTHER = 4
+
+
+# --- requests -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Request:
+    """The part every request has. Never sent as such: one of its subclasses is."""
+
+    path: str
+    policy: EffectivePolicy
+    op: ClassVar[str] = ""
+    writes: ClassVar[bool] = False  # confined with the writable roots writable
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatArgs(Request):
+    op: ClassVar[str] = "stat"
+    follow_symlinks: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadArgs(Request):
+    op: ClassVar[str] = "read"
+    chunk_size: int = field(metadata={"min": 1})
+    max_bytes: int
+    offset: int = 0
+    length: int = 0  # 0: to the end of the file
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListArgs(Request):
+    op: ClassVar[str] = "list"
+    depth: int = field(metadata={"min": 1})
+    page_size: int = field(metadata={"min": 1})
+    max_entries: int
+    after: str | None = None  # the page starts after this relative name
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteArgs(Request):
+    op: ClassVar[str] = "write"
+    writes: ClassVar[bool] = True
+    max_bytes: int
+    create_new: bool = False
+    create_parents: bool = False
+    if_version: str = ""
+    file_mode: int = field(default=0, metadata={"max": 0o777})  # 0: keep or 0o644
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepArgs(Request):
+    """Remove stale temporaries below every writable root (``path`` is "/", unused)."""
+
+    op: ClassVar[str] = "sweep"
+    writes: ClassVar[bool] = True
+    max_entries: int
+    max_depth: int = 64
+
+
+REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, SweepArgs)
+
+
+# --- answers --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What FileInfo says about one file (names may hold surrogate-escaped bytes)."""
+
+    path: str
+    type: FileType
+    size: int
+    mode: int = field(metadata={"max": 0o7777})
+    mtime_ns: int = field(metadata={"min": INT64_MIN, "max": INT64_MAX})
+    version: str
+    symlink_target: str = ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str  # relative to the listed directory
+    info: FileFacts
+
+
+@dataclass(frozen=True)
+class ListPage:
+    entries: tuple[Entry, ...]
+    last: str | None  # the name the next page starts after; None: this is the last page
+
+
+@dataclass(frozen=True)
+class WriteDone:
+    info: FileFacts
+    bytes_written: int
+
+
+@dataclass(frozen=True)
+class SweepDone:
+    removed: int
+    scanned: int
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """An ERROR frame: a fsgate.reasons value, a message for the caller, and (for a
+    helper failure) a traceback for the server log only."""
+
+    reason: str
+    message: str
+    detail: str = ""
+
+
+ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, ErrorReport)
