@@ -19,6 +19,8 @@ from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
 from fsgate_server.config import Config
 from fsgate_server.errors import Failure
+from fsgate_server.helper import codec
+from fsgate_server.helper.messages import FileFacts, FileType, WriteArgs, WriteDone
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.policy import Root
 from fsgate_server.transport.deadlines import COMPACT_AT
@@ -56,15 +58,17 @@ class FakeCall:
         if self.helper.killed.is_set():
             raise Failure(Reason.HELPER_FAILED, "helper channel broke", self.path)
 
-    def expect(self, kind: Kind) -> Any:
+    def expect(self, kind: Kind) -> bytes | None:
         self._channel()
         if kind is Kind.READY:
             return None
         if self.barrier is not None:  # hold the helper until WORKERS calls hold theirs
             self.barrier.wait()
-        return {"info": {"path": self.path, "type": pb.FILE_TYPE_REGULAR, "size": 0,
-                         "mode": 0o644, "mtime_ns": 0, "version": "v1"},
-                "bytes_written": 0}
+        info = FileFacts(path=self.path, type=FileType.REGULAR, size=0, mode=0o644,
+                         mtime_ns=0, version="v1")
+        if isinstance(self.req, WriteArgs):
+            return codec.encode(WriteDone(info=info, bytes_written=0))
+        return codec.encode(info)
 
     def send(self, kind: Kind, payload: bytes = b"") -> None:
         self._channel()
