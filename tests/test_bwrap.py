@@ -399,7 +399,7 @@ def test_bwrap_that_fails_to_start_gives_helper_failed_at_once_with_its_stderr_l
                        environ={}, startup_files=(), import_path=())
     began = time.monotonic()
     with capture_logs() as logs, pytest.raises(Failure) as err:
-        HelperClient.over(ex, began + 60).stat(request(layout))  # type: ignore[arg-type]
+        HelperClient.over(ex, began + 60).stat(request(layout))  # type: ignore[arg-type]  # a stat request
     ex.stop()
     assert time.monotonic() - began < 10  # EOF on the channel, not the 60 s deadline
     assert err.value.reason.value == "HELPER_FAILED"
@@ -417,7 +417,7 @@ def test_bwrap_that_hangs_is_killed_at_the_deadline(layout: Path) -> None:
                        startup_files=(), import_path=())
     began = time.monotonic()
     with pytest.raises(Failure) as err:  # the call's close kills and reaps the process
-        HelperClient.over(ex, began + 0.5).stat(request(layout))  # type: ignore[arg-type]
+        HelperClient.over(ex, began + 0.5).stat(request(layout))  # type: ignore[arg-type]  # a stat request
     ex.stop()
     assert err.value.reason.value == "DEADLINE_EXCEEDED"
     assert time.monotonic() - began < 10

@@ -70,7 +70,7 @@ def test_every_message_survives_the_codec(cls: type, data: st.DataObject) -> Non
 
 
 def test_non_ascii_travels_as_itself_and_non_utf8_as_surrogatepass_bytes() -> None:
-    facts = FileFacts(path="/ws/\u00e9" + os.fsdecode(b"\xff"), type=1,  # type: ignore[arg-type]
+    facts = FileFacts(path="/ws/\u00e9" + os.fsdecode(b"\xff"), type=1,  # type: ignore[arg-type]  # a plain int
                       size=0, mode=0, mtime_ns=0, version="v")
     payload = codec.encode(facts)
     assert "\u00e9".encode() in payload and b"\\u" not in payload
