@@ -305,8 +305,10 @@ def serve_forever(running: Running, grace: float = 5.0) -> None:
         if stop.is_set():  # a second signal (a group kill, a supervisor) changes nothing
             log.debug("signal_during_shutdown", signal=signal.Signals(signum).name)
             return
-        log.info("shutting_down", signal=signal.Signals(signum).name)
+        # Set before logging: a second signal can run this handler again in the middle of
+        # the log call (Python handlers run between bytecodes), and must find it set.
         stop.set()
+        log.info("shutting_down", signal=signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
