@@ -171,7 +171,7 @@ def descendants(pid: int) -> list[int]:
 
 def confined_helpers(pid: int) -> list[int]:
     """Helpers that have received a request: they run under seccomp, idle ones do not yet
-    (the same test as tests/integration/test_faults.py)."""
+    (tests/integration/test_faults.py uses this one too)."""
     found = []
     for child in descendants(pid):
         try:

@@ -16,6 +16,9 @@ import pytest
 from fsgate.v1 import fsgate_pb2 as pb
 from fsgate.v1 import fsgate_pb2_grpc
 
+from bench.soak_tree import children, descendants  # bench/ is a top-level package
+from bench.soak_tree import confined_helpers as confined_helpers_of
+
 from ..conftest import ServerProcess, start_server
 from ..helpers import rpc_reason, snapshot
 
@@ -42,41 +45,9 @@ def stalled_write(path: str, started: threading.Event, release: threading.Event
     yield pb.WriteFileRequest(data=b" and the rest")
 
 
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
 def confined_helpers(server: ServerProcess) -> list[int]:
     """Helpers that have received a request: they run under seccomp, idle ones do not yet."""
-    found = []
-    for pid in descendants(server.proc.pid):
-        try:
-            with open(f"/proc/{pid}/status") as fh:
-                if "Seccomp:\t2" in fh.read():
-                    found.append(pid)
-        except OSError:
-            pass
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below pid (bwrap puts helpers two levels below the server)."""
-    stack, below = [pid], []
-    while stack:
-        kids = children(stack.pop())
-        below += kids
-        stack += kids
-    return below
+    return confined_helpers_of(server.proc.pid)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
