@@ -20,7 +20,13 @@ import grpc
 import grpc.aio
 
 from fsgate._async_write import AsyncWriteData, LoopFedRequests, async_data_chunks
-from fsgate._base import DEFAULT_TIMEOUTS, DEFAULT_WRITE_CHUNK, SupportsWrite, _ClientBase
+from fsgate._base import (
+    DEFAULT_TIMEOUTS,
+    DEFAULT_WRITE_CHUNK,
+    Prepared,
+    SupportsWrite,
+    _ClientBase,
+)
 from fsgate._channel import AsyncStub, Stub
 from fsgate._types import (
     DirEntry,
@@ -100,6 +106,14 @@ class AsyncClient(_ClientBase):
         if self._write_stub is None:
             self._write_channel, self._write_stub = self._spec.open()
         return self._write_stub
+
+    async def _unary(self, method: str, rpc: Prepared[Any]) -> Any:
+        """Send a prepared unary call (``method`` names the RPC); the raw response.
+        The operation families (``_namespace.py`` ...) build their methods on this."""
+        stub = self._open()
+        with self._errors(rpc.path):
+            return await getattr(stub, method)(rpc.request, timeout=rpc.timeout,
+                                               metadata=rpc.metadata)
 
     async def close(self) -> None:
         """Close the channels; calls in flight are cancelled. Idempotent."""

@@ -18,6 +18,7 @@ from fsgate._base import (
     DEFAULT_TIMEOUTS,
     DEFAULT_WRITE_CHUNK,
     MAX_WRITE_CHUNK,
+    Prepared,
     SupportsWrite,
     _ClientBase,
 )
@@ -109,6 +110,14 @@ class Client(_ClientBase):
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError("fsgate Client is closed")
+
+    def _unary(self, method: str, rpc: Prepared[Any]) -> Any:
+        """Send a prepared unary call (``method`` names the RPC); the raw response.
+        The operation families (``_namespace.py`` ...) build their methods on this."""
+        self._check_open()
+        with self._errors(rpc.path):
+            return getattr(self._stub, method)(rpc.request, timeout=rpc.timeout,
+                                               metadata=rpc.metadata)
 
     # ReadFile
     def open_read(

@@ -257,3 +257,13 @@ def test_landlock_restrict_raises_unavailable_before_touching_the_process(
         return "no exception"
 
     assert in_child(child).value == ["0"]
+
+
+def test_write_rights_name_every_write_right_once() -> None:
+    """Request.rights names come from landlock.RIGHTS; together they are the whole write
+    mask, and an unknown name is refused rather than silently granting nothing."""
+    assert set(landlock.RIGHTS) == {"write_file", "truncate", "make_reg", "make_dir",
+                                    "make_sym", "remove_file", "remove_dir", "refer"}
+    assert landlock.write_access(None) == landlock.write_access(landlock.RIGHTS)
+    with pytest.raises(ValueError, match="unknown Landlock rights"):
+        landlock.write_access({"chmod"})

@@ -14,7 +14,7 @@ def test_sandbox_modules_export_exactly_their_documented_names() -> None:
         "apply_env",
         "helper_env",
     ]
-    assert sorted(landlock.__all__) == ["LandlockUnavailable", "abi_version", "restrict"]
+    assert sorted(landlock.__all__) == ["LandlockUnavailable", "RIGHTS", "abi_version", "restrict"]
     assert sorted(process.__all__) == [
         "close_fds_except",
         "set_no_new_privs",
@@ -40,6 +40,7 @@ def test_confinement_fields_are_the_documented_ones() -> None:
         "limits",
         "keep_fds",
         "landlock",
+        "write_rights",
     ]
 
 

@@ -55,6 +55,51 @@ class FileSystemServiceStub:
                 request_serializer=fsgate_dot_v1_dot_fsgate__pb2.StatRequest.SerializeToString,
                 response_deserializer=fsgate_dot_v1_dot_fsgate__pb2.StatResponse.FromString,
                 _registered_method=True)
+        self.MakeDir = channel.unary_unary(
+                '/fsgate.v1.FileSystemService/MakeDir',
+                request_serializer=fsgate_dot_v1_dot_fsgate__pb2.MakeDirRequest.SerializeToString,
+                response_deserializer=fsgate_dot_v1_dot_fsgate__pb2.MakeDirResponse.FromString,
+                _registered_method=True)
+        self.Remove = channel.unary_unary(
+                '/fsgate.v1.FileSystemService/Remove',
+                request_serializer=fsgate_dot_v1_dot_fsgate__pb2.RemoveRequest.SerializeToString,
+                response_deserializer=fsgate_dot_v1_dot_fsgate__pb2.RemoveResponse.FromString,
+                _registered_method=True)
+        self.Move = channel.unary_unary(
+                '/fsgate.v1.FileSystemService/Move',
+                request_serializer=fsgate_dot_v1_dot_fsgate__pb2.MoveRequest.SerializeToString,
+                response_deserializer=fsgate_dot_v1_dot_fsgate__pb2.MoveResponse.FromString,
+                _registered_method=True)
+        self.Copy = channel.unary_unary(
+                '/fsgate.v1.FileSystemService/Copy',
+                request_serializer=fsgate_dot_v1_dot_fsgate__pb2.CopyRequest.SerializeToString,
+                response_deserializer=fsgate_dot_v1_dot_fsgate__pb2.CopyResponse.FromString,
+                _registered_method=True)
+        self.EditFile = channel.unary_unary(
+                '/fsgate.v1.FileSystemService/EditFile',
+                request_serializer=fsgate_dot_v1_dot_fsgate__pb2.EditFileRequest.SerializeToString,
+                response_deserializer=fsgate_dot_v1_dot_fsgate__pb2.EditFileResponse.FromString,
+                _registered_method=True)
+        self.Search = channel.unary_stream(
+                '/fsgate.v1.FileSystemService/Search',
+                request_serializer=fsgate_dot_v1_dot_fsgate__pb2.SearchRequest.SerializeToString,
+                response_deserializer=fsgate_dot_v1_dot_fsgate__pb2.SearchResponse.FromString,
+                _registered_method=True)
+        self.Glob = channel.unary_unary(
+                '/fsgate.v1.FileSystemService/Glob',
+                request_serializer=fsgate_dot_v1_dot_fsgate__pb2.GlobRequest.SerializeToString,
+                response_deserializer=fsgate_dot_v1_dot_fsgate__pb2.GlobResponse.FromString,
+                _registered_method=True)
+        self.WatchDir = channel.unary_stream(
+                '/fsgate.v1.FileSystemService/WatchDir',
+                request_serializer=fsgate_dot_v1_dot_fsgate__pb2.WatchDirRequest.SerializeToString,
+                response_deserializer=fsgate_dot_v1_dot_fsgate__pb2.WatchDirResponse.FromString,
+                _registered_method=True)
+        self.GetServerInfo = channel.unary_unary(
+                '/fsgate.v1.FileSystemService/GetServerInfo',
+                request_serializer=fsgate_dot_v1_dot_fsgate__pb2.GetServerInfoRequest.SerializeToString,
+                response_deserializer=fsgate_dot_v1_dot_fsgate__pb2.GetServerInfoResponse.FromString,
+                _registered_method=True)
 
 
 class FileSystemServiceServicer:
@@ -103,6 +148,93 @@ class FileSystemServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MakeDir(self, request, context):
+        """MakeDir creates one directory (and, with `parents`, its missing ancestors).
+        Errors: INVALID_ARGUMENT (INVALID_PATH, CWD_REQUIRED, INVALID_POLICY, INVALID_REQUEST),
+        PERMISSION_DENIED (OUTSIDE_POLICY, SANDBOX_DENIED, PROTECTED_PATH), NOT_FOUND (missing
+        parent without `parents`), ALREADY_EXISTS, FAILED_PRECONDITION (NOT_A_DIRECTORY,
+        SYMLINK_LOOP), RESOURCE_EXHAUSTED (BUSY, NO_SPACE), DEADLINE_EXCEEDED, UNAVAILABLE,
+        INTERNAL.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Remove(self, request, context):
+        """Remove removes a file, a symlink (the link, never its target) or a directory
+        (recursively with `recursive`: the whole tree is checked before anything is removed).
+        Errors: as MakeDir, plus FAILED_PRECONDITION (NOT_EMPTY), ABORTED (VERSION_MISMATCH),
+        RESOURCE_EXHAUSTED (TOO_LARGE: more entries than the server's entry limit).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Move(self, request, context):
+        """Move renames a file, symlink or directory. No-clobber by default, decided atomically
+        by the kernel (RENAME_NOREPLACE).
+        Errors: as MakeDir, plus FAILED_PRECONDITION (NOT_EMPTY, IS_A_DIRECTORY),
+        INVALID_ARGUMENT (INVALID_REQUEST: a directory into itself).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Copy(self, request, context):
+        """Copy copies a file, a symlink (as a link) or, with `recursive`, a directory tree.
+        Each copied file appears atomically at its destination.
+        Errors: as MakeDir, plus FAILED_PRECONDITION (IS_A_DIRECTORY without `recursive`,
+        NOT_REGULAR_FILE for FIFOs, sockets and devices), RESOURCE_EXHAUSTED (TOO_LARGE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EditFile(self, request, context):
+        """EditFile applies exact old->new text replacements to one UTF-8 file, atomically (as
+        WriteFile replaces a file), and returns a unified diff.
+        Errors: as WriteFile, plus FAILED_PRECONDITION (NO_MATCH, AMBIGUOUS_MATCH: ErrorInfo
+        metadata carries `edit` and `count`; NOT_TEXT), RESOURCE_EXHAUSTED (TOO_LARGE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Search(self, request, context):
+        """Search streams the lines matching a regex (RE2/Rust syntax) or literal below a path.
+        The last message carries the summary.
+        Errors: as ReadFile, plus INVALID_ARGUMENT (INVALID_PATTERN).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Glob(self, request, context):
+        """Glob returns the paths below a directory that match gitignore-style globs.
+        Errors: as ListDir, plus INVALID_ARGUMENT (INVALID_PATTERN).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchDir(self, request, context):
+        """WatchDir streams change events below a directory until the client ends the call.
+        The first message is `started`: a change after it is never missed.
+        Errors: as ListDir, plus RESOURCE_EXHAUSTED (BUSY: too many watches; TOO_LARGE: too
+        many watched directories).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetServerInfo(self, request, context):
+        """GetServerInfo describes the server: version, backend, the caller's roots, limits.
+        Needs no helper. Errors: UNAUTHENTICATED, UNAVAILABLE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FileSystemServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -125,6 +257,51 @@ def add_FileSystemServiceServicer_to_server(servicer, server):
                     servicer.Stat,
                     request_deserializer=fsgate_dot_v1_dot_fsgate__pb2.StatRequest.FromString,
                     response_serializer=fsgate_dot_v1_dot_fsgate__pb2.StatResponse.SerializeToString,
+            ),
+            'MakeDir': grpc.unary_unary_rpc_method_handler(
+                    servicer.MakeDir,
+                    request_deserializer=fsgate_dot_v1_dot_fsgate__pb2.MakeDirRequest.FromString,
+                    response_serializer=fsgate_dot_v1_dot_fsgate__pb2.MakeDirResponse.SerializeToString,
+            ),
+            'Remove': grpc.unary_unary_rpc_method_handler(
+                    servicer.Remove,
+                    request_deserializer=fsgate_dot_v1_dot_fsgate__pb2.RemoveRequest.FromString,
+                    response_serializer=fsgate_dot_v1_dot_fsgate__pb2.RemoveResponse.SerializeToString,
+            ),
+            'Move': grpc.unary_unary_rpc_method_handler(
+                    servicer.Move,
+                    request_deserializer=fsgate_dot_v1_dot_fsgate__pb2.MoveRequest.FromString,
+                    response_serializer=fsgate_dot_v1_dot_fsgate__pb2.MoveResponse.SerializeToString,
+            ),
+            'Copy': grpc.unary_unary_rpc_method_handler(
+                    servicer.Copy,
+                    request_deserializer=fsgate_dot_v1_dot_fsgate__pb2.CopyRequest.FromString,
+                    response_serializer=fsgate_dot_v1_dot_fsgate__pb2.CopyResponse.SerializeToString,
+            ),
+            'EditFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.EditFile,
+                    request_deserializer=fsgate_dot_v1_dot_fsgate__pb2.EditFileRequest.FromString,
+                    response_serializer=fsgate_dot_v1_dot_fsgate__pb2.EditFileResponse.SerializeToString,
+            ),
+            'Search': grpc.unary_stream_rpc_method_handler(
+                    servicer.Search,
+                    request_deserializer=fsgate_dot_v1_dot_fsgate__pb2.SearchRequest.FromString,
+                    response_serializer=fsgate_dot_v1_dot_fsgate__pb2.SearchResponse.SerializeToString,
+            ),
+            'Glob': grpc.unary_unary_rpc_method_handler(
+                    servicer.Glob,
+                    request_deserializer=fsgate_dot_v1_dot_fsgate__pb2.GlobRequest.FromString,
+                    response_serializer=fsgate_dot_v1_dot_fsgate__pb2.GlobResponse.SerializeToString,
+            ),
+            'WatchDir': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchDir,
+                    request_deserializer=fsgate_dot_v1_dot_fsgate__pb2.WatchDirRequest.FromString,
+                    response_serializer=fsgate_dot_v1_dot_fsgate__pb2.WatchDirResponse.SerializeToString,
+            ),
+            'GetServerInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetServerInfo,
+                    request_deserializer=fsgate_dot_v1_dot_fsgate__pb2.GetServerInfoRequest.FromString,
+                    response_serializer=fsgate_dot_v1_dot_fsgate__pb2.GetServerInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -236,6 +413,249 @@ class FileSystemService:
             '/fsgate.v1.FileSystemService/Stat',
             fsgate_dot_v1_dot_fsgate__pb2.StatRequest.SerializeToString,
             fsgate_dot_v1_dot_fsgate__pb2.StatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MakeDir(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fsgate.v1.FileSystemService/MakeDir',
+            fsgate_dot_v1_dot_fsgate__pb2.MakeDirRequest.SerializeToString,
+            fsgate_dot_v1_dot_fsgate__pb2.MakeDirResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Remove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fsgate.v1.FileSystemService/Remove',
+            fsgate_dot_v1_dot_fsgate__pb2.RemoveRequest.SerializeToString,
+            fsgate_dot_v1_dot_fsgate__pb2.RemoveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Move(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fsgate.v1.FileSystemService/Move',
+            fsgate_dot_v1_dot_fsgate__pb2.MoveRequest.SerializeToString,
+            fsgate_dot_v1_dot_fsgate__pb2.MoveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Copy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fsgate.v1.FileSystemService/Copy',
+            fsgate_dot_v1_dot_fsgate__pb2.CopyRequest.SerializeToString,
+            fsgate_dot_v1_dot_fsgate__pb2.CopyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EditFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fsgate.v1.FileSystemService/EditFile',
+            fsgate_dot_v1_dot_fsgate__pb2.EditFileRequest.SerializeToString,
+            fsgate_dot_v1_dot_fsgate__pb2.EditFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Search(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fsgate.v1.FileSystemService/Search',
+            fsgate_dot_v1_dot_fsgate__pb2.SearchRequest.SerializeToString,
+            fsgate_dot_v1_dot_fsgate__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Glob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fsgate.v1.FileSystemService/Glob',
+            fsgate_dot_v1_dot_fsgate__pb2.GlobRequest.SerializeToString,
+            fsgate_dot_v1_dot_fsgate__pb2.GlobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchDir(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fsgate.v1.FileSystemService/WatchDir',
+            fsgate_dot_v1_dot_fsgate__pb2.WatchDirRequest.SerializeToString,
+            fsgate_dot_v1_dot_fsgate__pb2.WatchDirResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetServerInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fsgate.v1.FileSystemService/GetServerInfo',
+            fsgate_dot_v1_dot_fsgate__pb2.GetServerInfoRequest.SerializeToString,
+            fsgate_dot_v1_dot_fsgate__pb2.GetServerInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

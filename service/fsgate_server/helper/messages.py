@@ -53,6 +53,10 @@ class Request:
     policy: EffectivePolicy
     op: ClassVar[str] = ""
     writes: ClassVar[bool] = False  # confined with the writable roots writable
+    # The Landlock rights (sandbox/landlock.py RIGHTS) the writable roots get, when
+    # ``writes``: only what this operation needs (a move needs no WRITE_FILE, a mkdir no
+    # REMOVE_FILE).
+    rights: ClassVar[frozenset[str]] = frozenset()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,6 +87,9 @@ class ListArgs(Request):
 class WriteArgs(Request):
     op: ClassVar[str] = "write"
     writes: ClassVar[bool] = True
+    # the temporary: made, written, linked, renamed over the target (or removed); parents
+    rights: ClassVar[frozenset[str]] = frozenset(
+        {"write_file", "truncate", "make_reg", "remove_file", "make_dir"})
     max_bytes: int
     create_new: bool = False
     create_parents: bool = False
@@ -96,6 +103,7 @@ class SweepArgs(Request):
 
     op: ClassVar[str] = "sweep"
     writes: ClassVar[bool] = True
+    rights: ClassVar[frozenset[str]] = frozenset({"remove_file"})
     max_entries: int
     max_depth: int = 64
 

@@ -31,11 +31,13 @@ class HelperSettings:
 
 def confinement_for(req: Request, settings: HelperSettings, keep_fds: tuple[int, ...]
                     ) -> Confinement:
-    """Least privilege: only a write request gets the writable set as writable."""
+    """Least privilege: only a request that ``writes`` gets the writable set as writable,
+    and only with the Landlock rights its operation needs (``rights``)."""
     writable = req.policy.writable if req.writes else ()
     readable = tuple(p for p in req.policy.readable if p not in writable)
     return Confinement(read_exec=settings.runtime_roots, read=readable, write=writable,
-                       limits=settings.limits, keep_fds=keep_fds, landlock=settings.landlock)
+                       limits=settings.limits, keep_fds=keep_fds, landlock=settings.landlock,
+                       write_rights=req.rights)
 
 
 def confiner(settings: HelperSettings, keep_fds: tuple[int, ...]) -> Callable[[Request], None]:

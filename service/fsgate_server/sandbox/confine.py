@@ -32,6 +32,8 @@ class Confinement:
     limits: Limits
     keep_fds: tuple[int, ...]  # descriptors to keep besides 0, 1 and 2 (the helper's channel)
     landlock: bool = True  # False only when the bwrap backend runs without Landlock
+    # Landlock rights on ``write`` beyond reading (landlock.RIGHTS names); None: all of them.
+    write_rights: frozenset[str] | None = None
 
 
 def _thread_count() -> int:
@@ -70,7 +72,8 @@ def no_new_privs(c: Confinement) -> None:
 def restrict_paths(c: Confinement) -> None:
     """Landlock: files, TCP and IPC scopes (skipped only for bwrap without Landlock)."""
     if c.landlock:
-        landlock.restrict(read_exec=c.read_exec, read=c.read, write=c.write)
+        landlock.restrict(read_exec=c.read_exec, read=c.read, write=c.write,
+                          write_rights=c.write_rights)
 
 
 def filter_syscalls(c: Confinement) -> None:

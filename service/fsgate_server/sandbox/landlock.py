@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from fsgate_server.sandbox._syscall import nr, prctl, syscall
 
-__all__ = ["LandlockUnavailable", "abi_version", "restrict"]
+__all__ = ["RIGHTS", "LandlockUnavailable", "abi_version", "restrict"]
 
 _CREATE_RULESET_VERSION = 1 << 0
 _RULE_PATH_BENEATH = 1
@@ -65,6 +65,29 @@ _WRITE = (
     | FS_REFER
     | FS_TRUNCATE
 )
+
+# The write-side rights by name, for a request that needs only some (Request.rights).
+RIGHTS: dict[str, int] = {
+    "write_file": FS_WRITE_FILE,
+    "truncate": FS_TRUNCATE,
+    "make_reg": FS_MAKE_REG,
+    "make_dir": FS_MAKE_DIR,
+    "make_sym": FS_MAKE_SYM,
+    "remove_file": FS_REMOVE_FILE,
+    "remove_dir": FS_REMOVE_DIR,
+    "refer": FS_REFER,
+}
+assert sum(RIGHTS.values()) == _WRITE & ~_READ
+
+
+def write_access(rights: Iterable[str] | None) -> int:
+    """The access mask of a writable root: reading plus the named rights (None: all)."""
+    if rights is None:
+        return _WRITE
+    unknown = set(rights) - RIGHTS.keys()
+    if unknown:
+        raise ValueError(f"unknown Landlock rights: {sorted(unknown)}")
+    return _READ | sum(RIGHTS[name] for name in set(rights))
 
 
 class LandlockUnavailable(OSError):
@@ -133,6 +156,7 @@ def restrict(
     read_exec: Iterable[str],
     read: Iterable[str],
     write: Iterable[str],
+    write_rights: Iterable[str] | None = None,
     abi: int | None = None,
 ) -> int:
     """Confine the calling thread (and its future children) to the given paths; return the ABI.
@@ -149,7 +173,8 @@ def restrict(
     attr, size = _ruleset_attr(use)
     ruleset_fd = syscall(nr("landlock_create_ruleset"), ctypes.byref(attr), size, 0)
     try:
-        for paths, access in ((read_exec, _READ_EXEC), (read, _READ), (write, _WRITE)):
+        writing = write_access(write_rights)
+        for paths, access in ((read_exec, _READ_EXEC), (read, _READ), (write, writing)):
             for path in paths:
                 _add_path_rule(ruleset_fd, path, access & handled)
         # Required for an unprivileged restrict_self; harmless when already set.
