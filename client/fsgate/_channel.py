@@ -53,8 +53,10 @@ __all__ = [
 #: The full name of the fsgate service, as the service config names it.
 SERVICE: Final = "fsgate.v1.FileSystemService"
 
-#: The RPCs that change nothing and are therefore retried. WriteFile is not one of them.
-IDEMPOTENT_METHODS: Final = ("ReadFile", "ListDir", "Stat")
+#: The RPCs that change nothing and are therefore retried on UNAVAILABLE. None that
+#: changes a file is (WriteFile, MakeDir, Remove, Move, Copy, EditFile: an UNAVAILABLE
+#: after the server acted would repeat the change), nor WatchDir (a stream that lives).
+IDEMPOTENT_METHODS: Final = ("ReadFile", "ListDir", "Stat", "Search", "Glob", "GetServerInfo")
 
 #: Up to 4 retries after the first attempt, each after a random delay of up to 0.1, 0.2,
 #: 0.4 and 0.8 s (at most 1.5 s in all), and only while the call's deadline allows.

@@ -13,6 +13,7 @@ listens, DEADLINE_EXCEEDED from the client's own deadline) therefore map by code
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -25,21 +26,27 @@ from fsgate.reasons import DOMAIN, Reason
 
 __all__ = [
     "AlreadyExists",
+    "AmbiguousMatch",
     "Busy",
     "CwdRequired",
     "DeadlineExceeded",
+    "EditMismatch",
     "FailedPrecondition",
     "FsgateError",
     "HelperFailed",
     "InvalidArgument",
     "InvalidPath",
+    "InvalidPattern",
     "InvalidPolicy",
     "InvalidRequest",
     "IsADirectory",
+    "NoMatch",
     "NoSpace",
     "NotADirectory",
+    "NotEmpty",
     "NotFound",
     "NotRegularFile",
+    "NotText",
     "OutsidePolicy",
     "PermissionDenied",
     "ProtectedPath",
@@ -150,6 +157,10 @@ class InvalidRequest(InvalidArgument):
     """A field is out of range (chunk size, depth, page token, file mode, ...)."""
 
 
+class InvalidPattern(InvalidArgument):
+    """A Search regex or a glob does not parse."""
+
+
 # --- UNAUTHENTICATED / PERMISSION_DENIED --------------------------------------------------
 class Unauthenticated(FsgateError, PermissionError):
     """The call carried no valid credentials (UNAUTHENTICATED)."""
@@ -209,6 +220,48 @@ class NotRegularFile(FailedPrecondition):
 
 class SymlinkLoop(FailedPrecondition):
     """Too many levels of symbolic links."""
+
+
+class NotEmpty(FailedPrecondition, OSError):
+    """A directory is not empty (Remove without ``recursive``, Move onto one); errno
+    ENOTEMPTY, like the built-in ``OSError`` it also is."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.errno = errno.ENOTEMPTY
+
+
+class EditMismatch(FailedPrecondition):
+    """An EditFile edit did not match as required: ``.edit`` is its 0-based index,
+    ``.count`` how often its ``old_text`` occurs (from the ErrorInfo metadata)."""
+
+    @property
+    def edit(self) -> int | None:
+        return _int_or_none(self.metadata.get("edit"))
+
+    @property
+    def count(self) -> int | None:
+        return _int_or_none(self.metadata.get("count"))
+
+
+class NoMatch(EditMismatch):
+    """An EditFile ``old_text`` does not occur."""
+
+
+class AmbiguousMatch(EditMismatch):
+    """An EditFile ``old_text`` occurs more than once (``.count`` times) without
+    ``replace_all``."""
+
+
+class NotText(FailedPrecondition):
+    """The file is not UTF-8 text."""
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 # --- ABORTED ------------------------------------------------------------------------------
@@ -274,6 +327,7 @@ _EXCEPTIONS: dict[tuple[grpc.StatusCode, Reason | None], type[FsgateError]] = {
     (_C.INVALID_ARGUMENT, Reason.CWD_REQUIRED): CwdRequired,
     (_C.INVALID_ARGUMENT, Reason.INVALID_POLICY): InvalidPolicy,
     (_C.INVALID_ARGUMENT, Reason.INVALID_REQUEST): InvalidRequest,
+    (_C.INVALID_ARGUMENT, Reason.INVALID_PATTERN): InvalidPattern,
     (_C.UNAUTHENTICATED, None): Unauthenticated,
     (_C.UNAUTHENTICATED, Reason.UNAUTHENTICATED): Unauthenticated,
     (_C.PERMISSION_DENIED, None): PermissionDenied,
@@ -289,6 +343,10 @@ _EXCEPTIONS: dict[tuple[grpc.StatusCode, Reason | None], type[FsgateError]] = {
     (_C.FAILED_PRECONDITION, Reason.NOT_A_DIRECTORY): NotADirectory,
     (_C.FAILED_PRECONDITION, Reason.NOT_REGULAR_FILE): NotRegularFile,
     (_C.FAILED_PRECONDITION, Reason.SYMLINK_LOOP): SymlinkLoop,
+    (_C.FAILED_PRECONDITION, Reason.NOT_EMPTY): NotEmpty,
+    (_C.FAILED_PRECONDITION, Reason.NO_MATCH): NoMatch,
+    (_C.FAILED_PRECONDITION, Reason.AMBIGUOUS_MATCH): AmbiguousMatch,
+    (_C.FAILED_PRECONDITION, Reason.NOT_TEXT): NotText,
     (_C.ABORTED, None): VersionMismatch,
     (_C.ABORTED, Reason.VERSION_MISMATCH): VersionMismatch,
     (_C.RESOURCE_EXHAUSTED, None): ResourceExhausted,

@@ -9,6 +9,8 @@ carries is shortened on the way out (``shorten``, ``shorten_message``).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fsgate.reasons import Reason
 
 __all__ = ["ELLIPSIS", "MAX_MESSAGE_BYTES", "MAX_PATH_IN_ERROR", "Failure", "shorten",
@@ -51,11 +53,15 @@ class Failure(Exception):
     normalized request path when there is one (the caller's own input, safe to echo; empty
     for invalid paths, which may not even be representable in an error detail)."""
 
-    def __init__(self, reason: Reason, message: str, path: str = "") -> None:
+    def __init__(self, reason: Reason, message: str, path: str = "", *,
+                 metadata: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.path = path
+        # More ErrorInfo metadata beside ``path`` (e.g. EditFile's ``edit`` and ``count``);
+        # short values only (each is shortened like a path on the way out).
+        self.metadata: dict[str, str] = dict(metadata or {})
 
     def __repr__(self) -> str:
         return f"Failure({self.reason!s}, {self.message!r}, path={self.path!r})"

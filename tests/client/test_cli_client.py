@@ -27,6 +27,7 @@ EXIT_FOR_REASON = {
     Reason.CWD_REQUIRED: 2,
     Reason.INVALID_POLICY: 2,
     Reason.INVALID_REQUEST: 2,
+    Reason.INVALID_PATTERN: 2,
     Reason.NOT_FOUND: 3,
     Reason.UNAUTHENTICATED: 4,
     Reason.OUTSIDE_POLICY: 4,

@@ -55,6 +55,8 @@ def test_public_surface_is_pinned() -> None:
         "SandboxDenied", "SandboxUnavailable", "ShuttingDown", "SymlinkLoop", "Timeouts",
         "TooLarge", "Unauthenticated", "Unavailable", "VersionMismatch", "WriteMode",
         "WriteResult", "__version__",
+        # v1.1
+        "AmbiguousMatch", "EditMismatch", "InvalidPattern", "NoMatch", "NotEmpty", "NotText",
     ])
     assert all(hasattr(fsgate, name) for name in fsgate.__all__)
     assert fsgate.__version__ == "0.1.0"

@@ -39,6 +39,11 @@ EXPECTED: dict[Reason, tuple[type[fsgate.FsgateError], type[BaseException] | Non
     Reason.SHUTTING_DOWN: (fsgate.ShuttingDown, ConnectionError),
     Reason.SANDBOX_UNAVAILABLE: (fsgate.SandboxUnavailable, ConnectionError),
     Reason.HELPER_FAILED: (fsgate.HelperFailed, None),
+    Reason.INVALID_PATTERN: (fsgate.InvalidPattern, ValueError),
+    Reason.NOT_EMPTY: (fsgate.NotEmpty, OSError),
+    Reason.NO_MATCH: (fsgate.NoMatch, None),
+    Reason.AMBIGUOUS_MATCH: (fsgate.AmbiguousMatch, None),
+    Reason.NOT_TEXT: (fsgate.NotText, None),
 }
 
 #: The class a bare status code (no ErrorInfo) maps to.
@@ -230,3 +235,24 @@ def test_repr_names_class_code_reason_and_path() -> None:
                                    metadata={"path": "/ws/a"}))
 
     assert repr(exc) == "NotFound('gone', code=NOT_FOUND, reason='NOT_FOUND', path='/ws/a')"
+
+
+def test_v11_reasons_map_to_their_exceptions() -> None:
+    """NOT_EMPTY is an OSError with errno ENOTEMPTY (like os.rmdir's); the edit match errors
+    carry the edit index and count from the ErrorInfo metadata."""
+    import errno
+
+    import fsgate
+    from fsgate._errors import exception_for
+
+    C = grpc.StatusCode
+    assert exception_for(C.FAILED_PRECONDITION, Reason.NOT_EMPTY) is fsgate.NotEmpty
+    err = fsgate.NotEmpty("not empty", path="/ws/d")
+    assert isinstance(err, OSError) and err.errno == errno.ENOTEMPTY and err.filename == "/ws/d"
+    assert exception_for(C.INVALID_ARGUMENT, Reason.INVALID_PATTERN) is fsgate.InvalidPattern
+    assert exception_for(C.FAILED_PRECONDITION, Reason.NOT_TEXT) is fsgate.NotText
+    amb = exception_for(C.FAILED_PRECONDITION, Reason.AMBIGUOUS_MATCH)(
+        "twice", metadata={"edit": "1", "count": "2"})
+    assert isinstance(amb, fsgate.AmbiguousMatch) and (amb.edit, amb.count) == (1, 2)
+    none = fsgate.NoMatch("none", metadata={"edit": "x"})
+    assert isinstance(none, fsgate.EditMismatch) and none.edit is None and none.count is None

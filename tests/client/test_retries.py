@@ -43,7 +43,10 @@ def test_service_config_retries_unavailable_on_the_idempotent_methods() -> None:
     assert service_config() == {"methodConfig": [{
         "name": [{"service": "fsgate.v1.FileSystemService", "method": "ReadFile"},
                  {"service": "fsgate.v1.FileSystemService", "method": "ListDir"},
-                 {"service": "fsgate.v1.FileSystemService", "method": "Stat"}],
+                 {"service": "fsgate.v1.FileSystemService", "method": "Stat"},
+                 {"service": "fsgate.v1.FileSystemService", "method": "Search"},
+                 {"service": "fsgate.v1.FileSystemService", "method": "Glob"},
+                 {"service": "fsgate.v1.FileSystemService", "method": "GetServerInfo"}],
         "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.1s", "maxBackoff": "1s",
                         "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
     }]}
@@ -64,7 +67,8 @@ def test_write_file_has_no_retry_policy() -> None:
             assert name.get("method") in IDEMPOTENT_METHODS
             assert name["method"] != "WriteFile"
     methods = fsgate_pb2.DESCRIPTOR.services_by_name["FileSystemService"].methods_by_name
-    assert set(methods) - set(IDEMPOTENT_METHODS) == {"WriteFile"}
+    assert set(methods) - set(IDEMPOTENT_METHODS) == {
+        "WriteFile", "MakeDir", "Remove", "Move", "Copy", "EditFile", "WatchDir"}
 
 
 @pytest.mark.parametrize("cls", [Client, AsyncClient])

@@ -118,7 +118,8 @@ class HelperCall:
             log.error("helper_failed", pid=self.pid, reason=reason.value,
                       message=body.message, detail=body.detail, stderr=self._stderr())
             return Failure(reason, "the helper failed; see the server log", self.req.path)
-        return Failure(reason, body.message, self.req.path)
+        return Failure(reason, body.message, self.req.path,
+                       metadata={fact.key: fact.value for fact in body.facts})
 
     def _stderr(self) -> str:
         proc = self.helper.proc

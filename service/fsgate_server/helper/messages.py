@@ -27,7 +27,7 @@ from typing import ClassVar
 
 from fsgate_server.policy import EffectivePolicy
 
-__all__ = ["REQUESTS", "Entry", "ErrorReport", "FileFacts", "FileType", "ListArgs",
+__all__ = ["REQUESTS", "Entry", "ErrorReport", "Fact", "FileFacts", "FileType", "ListArgs",
            "ListPage", "ReadArgs", "Request", "StatArgs", "SweepArgs", "SweepDone",
            "WriteArgs", "WriteDone"]
 
@@ -151,13 +151,23 @@ class SweepDone:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """One ErrorInfo metadata entry of an error (Failure.metadata)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
 class ErrorReport:
-    """An ERROR frame: a fsgate.reasons value, a message for the caller, and (for a
-    helper failure) a traceback for the server log only."""
+    """An ERROR frame: a fsgate.reasons value, a message for the caller, metadata for the
+    ErrorInfo (``facts``), and (for a helper failure) a traceback for the server log only."""
 
     reason: str
     message: str
     detail: str = ""
+    facts: tuple[Fact, ...] = ()
 
 
-ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, ErrorReport)
+ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, Fact,
+                             ErrorReport)

@@ -20,6 +20,7 @@ from fsgate_server.helper import codec
 from fsgate_server.helper.listing import op_list
 from fsgate_server.helper.messages import (
     ErrorReport,
+    Fact,
     ListArgs,
     ReadArgs,
     Request,
@@ -62,6 +63,8 @@ def run(sock: socket.socket, req: Request) -> None:
         policy = enforced(req.policy)
         _carry_out(sock, req if policy is req.policy else dataclasses.replace(req, policy=policy))
     except Failure as exc:
-        codec.send(sock, Kind.ERROR, ErrorReport(reason=exc.reason.value, message=exc.message))
+        facts = tuple(Fact(key, value) for key, value in exc.metadata.items())
+        codec.send(sock, Kind.ERROR, ErrorReport(reason=exc.reason.value, message=exc.message,
+                                                 facts=facts))
     except Abandoned:
         pass

@@ -22,7 +22,9 @@ def code_of(reason: Reason) -> grpc.StatusCode:
 
 
 def to_status(err: Failure) -> grpc.Status:
-    metadata = {"path": shorten(err.path)} if err.path else {}
+    metadata = {key: shorten(value) for key, value in err.metadata.items()}
+    if err.path:
+        metadata["path"] = shorten(err.path)
     detail = any_pb2.Any()
     detail.Pack(error_details_pb2.ErrorInfo(reason=err.reason.value, domain=DOMAIN,
                                             metadata=metadata))
