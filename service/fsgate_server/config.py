@@ -141,7 +141,21 @@ class Config:
         "the deepest ListDir depth a request may ask for", metavar="N")
     max_list_entries: int = _option(
         1_000_000, _positive_int, "entries",
-        "the most entries one ListDir may scan before failing TOO_LARGE", metavar="N")
+        "the most entries one walk may visit (ListDir fails TOO_LARGE past it; recursive "
+        "Remove and Copy fail TOO_LARGE before changing anything; Search and Glob stop "
+        "with truncated)", metavar="N")
+    max_matches: int = _option(
+        10_000, _positive_int, "matches",
+        "the most Search matches or Glob results one request may ask for", metavar="N")
+    max_watches: int = _option(
+        64, _positive_int, "watch streams",
+        "WatchDir streams open at once; more fail BUSY", metavar="N")
+    max_watch_seconds: float = _option(
+        3600.0, _positive_float, "seconds",
+        "the longest one WatchDir stream lives before the server ends it", metavar="SECONDS")
+    max_watched_dirs: int = _option(
+        10_000, _positive_int, "directories",
+        "the most directories one recursive WatchDir may watch (more: TOO_LARGE)", metavar="N")
     max_concurrent_helpers: int = _option(
         16, _positive_int, "helpers",
         "helpers running at once; more requests wait briefly (--queue-timeout), then fail BUSY",
