@@ -23,7 +23,10 @@ from fsgate_server.helper.messages import (
     FileFacts,
     ListArgs,
     ListPage,
+    MakeDirArgs,
     ReadArgs,
+    RemoveArgs,
+    RemoveDone,
     Request,
     StatArgs,
     SweepArgs,
@@ -59,6 +62,14 @@ class HelperClient:
     def sweep(self, args: SweepArgs) -> SweepDone:
         with self._session(args) as call:
             return _answer(call, SweepDone)
+
+    def make_dir(self, args: MakeDirArgs) -> FileFacts:
+        with self._session(args) as call:
+            return _answer(call, FileFacts)
+
+    def remove(self, args: RemoveArgs) -> RemoveDone:
+        with self._session(args) as call:
+            return _answer(call, RemoveDone)
 
     @contextmanager
     def read(self, args: ReadArgs) -> Iterator[tuple[FileFacts, Iterator[bytes]]]:

@@ -12,6 +12,8 @@ with the writable roots writable. Every answer is a RESULT, except an ERROR's Er
     WriteArgs    WriteDone                              REQUEST -> READY DATA* END READY
                                                                  COMMIT -> RESULT
     SweepArgs    SweepDone                              REQUEST -> RESULT
+    MakeDirArgs  FileFacts                              REQUEST -> RESULT
+    RemoveArgs   RemoveDone                             REQUEST -> RESULT
 
 Integers are non-negative and below 2**64 unless a field's metadata says otherwise (the
 codec enforces ``min``/``max``): what reaches a proto field always fits it.
@@ -28,8 +30,8 @@ from typing import ClassVar
 from fsgate_server.policy import EffectivePolicy
 
 __all__ = ["REQUESTS", "Entry", "ErrorReport", "Fact", "FileFacts", "FileType", "ListArgs",
-           "ListPage", "ReadArgs", "Request", "StatArgs", "SweepArgs", "SweepDone",
-           "WriteArgs", "WriteDone"]
+           "ListPage", "MakeDirArgs", "ReadArgs", "RemoveArgs", "RemoveDone", "Request",
+           "StatArgs", "SweepArgs", "SweepDone", "WriteArgs", "WriteDone"]
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -108,7 +110,31 @@ class SweepArgs(Request):
     max_depth: int = 64
 
 
-REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, SweepArgs)
+@dataclass(frozen=True, kw_only=True)
+class MakeDirArgs(Request):
+    op: ClassVar[str] = "mkdir"
+    writes: ClassVar[bool] = True
+    rights: ClassVar[frozenset[str]] = frozenset({"make_dir"})
+    parents: bool = False
+    exist_ok: bool = False
+    mode: int = field(default=0o755, metadata={"max": 0o777})  # exactly, not umask-masked
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveArgs(Request):
+    op: ClassVar[str] = "remove"
+    writes: ClassVar[bool] = True
+    rights: ClassVar[frozenset[str]] = frozenset({"remove_file", "remove_dir"})
+    recursive: bool = False
+    missing_ok: bool = False
+    if_version: str = ""
+    max_entries: int = field(metadata={"min": 1})  # a recursive remove: the top one included
+    # Every served root (and each alias): never removed, nor anything above one.
+    served: tuple[str, ...] = ()
+
+
+REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, SweepArgs,
+                                       MakeDirArgs, RemoveArgs)
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -151,6 +177,11 @@ class SweepDone:
 
 
 @dataclass(frozen=True)
+class RemoveDone:
+    removed: int  # entries removed, the top one included
+
+
+@dataclass(frozen=True)
 class Fact:
     """One ErrorInfo metadata entry of an error (Failure.metadata)."""
 
@@ -169,5 +200,5 @@ class ErrorReport:
     facts: tuple[Fact, ...] = ()
 
 
-ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, Fact,
-                             ErrorReport)
+ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, RemoveDone,
+                             Fact, ErrorReport)

@@ -8,7 +8,8 @@ lookup, and only then is that same inode reopened for reading or writing. Denied
 judged by what they resolve to, as well as by name (walk.enforced). The kernel sandbox
 (Landlock or bwrap) is the second, independent wall: content is only ever read through an
 open the kernel judged. The operations live in reading.py (Stat, ReadFile), listing.py
-(ListDir), writing.py (WriteFile) and temps.py (the start-up sweep).
+(ListDir), writing.py (WriteFile), temps.py (the start-up sweep), makedir.py (MakeDir) and
+remove.py (Remove, with tree.py's walk).
 """
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ import socket
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
 from fsgate_server.helper.listing import op_list
+from fsgate_server.helper.makedir import op_make_dir
 from fsgate_server.helper.messages import (
     ErrorReport,
     Fact,
     ListArgs,
+    MakeDirArgs,
     ReadArgs,
+    RemoveArgs,
     Request,
     StatArgs,
     SweepArgs,
@@ -30,6 +34,7 @@ from fsgate_server.helper.messages import (
 )
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.reading import op_read, op_stat
+from fsgate_server.helper.remove import op_remove
 from fsgate_server.helper.request import file_type, info_of, version_of
 from fsgate_server.helper.resolve import classify, fd_path, reopen
 from fsgate_server.helper.temps import MARKER, TEMP_PREFIX, op_sweep
@@ -53,6 +58,10 @@ def _carry_out(sock: socket.socket, req: Request) -> None:
             op_write(sock, req)
         case SweepArgs():
             op_sweep(sock, req)
+        case MakeDirArgs():
+            op_make_dir(sock, req)
+        case RemoveArgs():
+            op_remove(sock, req)
         case _:
             raise TypeError(f"no operation for {type(req).__name__}")
 

@@ -191,12 +191,14 @@ def resolve(path: str, visible: Visible, roots: Sequence[str], *, follow: bool) 
 
 def resolve_parent(path: str, visible: Visible, roots: Sequence[str],
                    create: Callable[[str], None] | None = None,
-                   aliases: list[str] | None = None) -> Resolved:
+                   aliases: list[str] | None = None, *, follow_leaf: bool = True) -> Resolved:
     """The directory that holds what ``path`` names once every link is followed, and the
     name in it. With ``create``, missing directories of the path are made (``create`` is
     told each location first and raises to refuse). ``aliases``, if given, is the list
     the walk appends every other name of the target to, as it follows links (see
-    _Walk.aliases): it is already filled when ``create`` is called."""
+    _Walk.aliases): it is already filled when ``create`` is called. Without
+    ``follow_leaf`` the last component is never followed: a link there is the leaf itself
+    (what MakeDir and Remove act on), and leaf is None only for ``/``."""
     walk = _Walk(path, visible, roots)
     if aliases is not None:
         walk.aliases = aliases
@@ -206,7 +208,7 @@ def resolve_parent(path: str, visible: Visible, roots: Sequence[str],
             if len(walk.todo) > 1 or name == "..":
                 walk.step(follow=True, create=create)
                 continue
-            leaf = _leaf(walk, name)
+            leaf = _leaf(walk, name, follow=follow_leaf)
             if leaf is not None:
                 return leaf
         return walk.finish()  # ends in a directory of its own: leaf is None
@@ -214,7 +216,7 @@ def resolve_parent(path: str, visible: Visible, roots: Sequence[str],
         walk.close()
 
 
-def _leaf(walk: _Walk, name: str) -> Resolved | None:
+def _leaf(walk: _Walk, name: str, *, follow: bool = True) -> Resolved | None:
     """The last component: what is there now (or nothing), unless it is a link to follow."""
     if not walk.allowed(_where([*walk.parts, name])):
         raise _denied(walk.path)
@@ -227,7 +229,7 @@ def _leaf(walk: _Walk, name: str) -> Resolved | None:
     else:
         try:
             leaf_st = os.fstat(fd)
-            if stat.S_ISLNK(leaf_st.st_mode):
+            if follow and stat.S_ISLNK(leaf_st.st_mode):
                 walk.todo.pop()
                 walk._follow(fd, [*walk.parts, name])
                 return None

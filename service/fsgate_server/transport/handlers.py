@@ -16,13 +16,13 @@ from fsgate.v1 import fsgate_pb2 as pb
 from fsgate_server.errors import Failure
 from fsgate_server.helper.messages import ListArgs, ReadArgs, StatArgs, WriteArgs
 from fsgate_server.transport.convert import dir_entry, file_info
-from fsgate_server.transport.rpc_base import RpcBase
+from fsgate_server.transport.rpc_base import MAX_PAGE_SIZE, RpcBase
+from fsgate_server.transport.rpc_namespace import NamespaceRpcs
 from fsgate_server.transport.tokens import decode_page_token, encode_page_token
 
 MIN_CHUNK = 4 << 10
 MAX_CHUNK = 4 << 20
 DEFAULT_CHUNK = 1 << 20
-MAX_PAGE_SIZE = 1000
 
 
 class FileRpcs(RpcBase):
@@ -128,5 +128,5 @@ class FileRpcs(RpcBase):
         raise AssertionError("unreachable")
 
 
-class FileSystemServicer(FileRpcs):
+class FileSystemServicer(FileRpcs, NamespaceRpcs):
     """The whole service: every family's RPCs over the shared plumbing (rpc_base.py)."""

@@ -34,7 +34,7 @@ from fsgate_server.transport.lifecycle import Lifecycle
 
 log = structlog.get_logger("fsgate.request")
 
-
+MAX_PAGE_SIZE = 1000  # the largest ListDir page (GetServerInfo reports it)
 
 class RpcBase(fsgate_pb2_grpc.FileSystemServiceServicer):
     """The state and plumbing every RPC shares. Given: ``lifecycle`` (draining / aborted,
