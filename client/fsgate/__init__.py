@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         Unavailable,
         VersionMismatch,
     )
+    from fsgate._namespace import RemoveResult, ServerInfo, ServerLimits, ServerRoot
     from fsgate._types import DirEntry, FileInfo, FileType, Policy, Timeouts, WriteMode, WriteResult
     from fsgate.reasons import Reason
 
@@ -97,6 +98,10 @@ _LAZY = {
     "Unavailable": "fsgate._errors",
     "VersionMismatch": "fsgate._errors",
     "Reason": "fsgate.reasons",
+    "RemoveResult": "fsgate._namespace",
+    "ServerInfo": "fsgate._namespace",
+    "ServerLimits": "fsgate._namespace",
+    "ServerRoot": "fsgate._namespace",
     "DirEntry": "fsgate._types",
     "FileInfo": "fsgate._types",
     "FileType": "fsgate._types",
@@ -155,9 +160,13 @@ __all__ = [
     "Policy",
     "ProtectedPath",
     "Reason",
+    "RemoveResult",
     "ResourceExhausted",
     "SandboxDenied",
     "SandboxUnavailable",
+    "ServerInfo",
+    "ServerLimits",
+    "ServerRoot",
     "ShuttingDown",
     "SymlinkLoop",
     "Timeouts",

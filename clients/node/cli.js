@@ -7,9 +7,15 @@
 //     ls PATH [--depth N]    one JSON object per entry and line, page after page
 //     read PATH              the content, to stdout
 //     write PATH [--parents] [--create-new]   content from stdin; prints the result as JSON
+//     mkdir [-p] [--mode OCTAL] PATH          the directory's FileInfo
+//     rm [-r] [-f] [--if-version V] PATH      {"removed": N}
+//     info                                    the server's version, backend, roots, limits
 //
 // The JSON is exactly what the Python CLI prints with --json (`fsgate stat --json`,
-// `fsgate ls --json`, `fsgate write --json`): the same fields with the same values.
+// `fsgate ls --json`, `fsgate write --json`, `fsgate mkdir --json`, `fsgate rm --json`,
+// `fsgate info --json`): the same fields with the same values. Unlike the Python `rm`,
+// this one does not refuse a directory without -r: it sends Remove as asked (an empty
+// directory is removed, a non-empty one fails NOT_EMPTY).
 //
 // ADDR defaults to $FSGATE_TARGET, else 127.0.0.1:50051. A failed call prints
 // {"error": {code, codeName, message, reason, domain, metadata}} to stderr and exits with
@@ -33,14 +39,21 @@ async function main(argv) {
       target: { type: 'string' },
       'token-file': { type: 'string' },
       depth: { type: 'string', default: '1' },
-      parents: { type: 'boolean', default: false },
+      parents: { type: 'boolean', short: 'p', default: false },
       'create-new': { type: 'boolean', default: false },
+      // rm -r -f (mkdir -p is --parents, above)
+      recursive: { type: 'boolean', short: 'r', default: false },
+      force: { type: 'boolean', short: 'f', default: false },
+      mode: { type: 'string', default: '0' },
+      'if-version': { type: 'string', default: '' },
     },
   });
   const [command, path] = positionals;
-  if (!['stat', 'ls', 'read', 'write'].includes(command) || !path || positionals.length > 2) {
+  const pathless = command === 'info';
+  if (!['stat', 'ls', 'read', 'write', 'mkdir', 'rm', 'info'].includes(command)
+      || (pathless ? positionals.length !== 1 : (!path || positionals.length > 2))) {
     process.stderr.write('usage: cli.js [--target ADDR] [--token-file FILE] '
-      + '{stat|ls|read|write} PATH\n');
+      + '{stat|ls|read|write|mkdir|rm} PATH | info\n');
     return 2;
   }
   const target = values.target || process.env.FSGATE_TARGET || '127.0.0.1:50051';
@@ -57,6 +70,18 @@ async function main(argv) {
       }
     } else if (command === 'read') {
       await client.readFile(path, process.stdout);
+    } else if (command === 'mkdir') {
+      const info = await client.makeDir(path, {
+        parents: values.parents, existOk: values.parents, mode: Number.parseInt(values.mode, 8),
+      });
+      process.stdout.write(`${JSON.stringify(info)}\n`);
+    } else if (command === 'rm') {
+      const result = await client.remove(path, {
+        recursive: values.recursive, missingOk: values.force, ifVersion: values['if-version'],
+      });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else if (command === 'info') {
+      process.stdout.write(`${JSON.stringify(await client.serverInfo())}\n`);
     } else {
       const result = await client.writeFile(path, process.stdin, {
         createParents: values.parents, createNew: values['create-new'],

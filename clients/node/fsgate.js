@@ -10,8 +10,9 @@
 // Results are plain objects in exactly the form the Python CLI prints with --json (see
 // fsgate/_cli_json.py): FileInfo {path, type: "regular", size, mode: "0644",
 // modified_time: "2024-05-06T07:08:09.123456Z", version, symlink_target}, entries
-// {name, raw_name_base64, info}, writes {info, bytes_written}; JSON.stringify of one is
-// what `fsgate ... --json` prints for the same file.
+// {name, raw_name_base64, info}, writes {info, bytes_written}, removals {removed}, server
+// info {version, backend, landlock_abi, roots: [{path, writable}], limits: {...}};
+// JSON.stringify of one is what `fsgate ... --json` prints for the same call.
 //
 // Every call has a deadline (callMs for unary calls, transferMs for a whole read or
 // write stream). Failed calls reject with a FsgateError carrying the gRPC code and the
@@ -117,6 +118,26 @@ function dirEntry(e) {
   };
 }
 
+/** GetServerInfo in the shared JSON form (fsgate/_cli_namespace.py server_info_json). */
+function serverInfo(r) {
+  const l = r.limits || {};
+  return {
+    version: r.version,
+    backend: r.backend,
+    landlock_abi: r.landlock_abi,
+    roots: r.roots.map((root) => ({ path: root.path, writable: root.writable })),
+    limits: {
+      max_read_bytes: l.max_read_bytes,
+      max_write_bytes: l.max_write_bytes,
+      max_list_depth: l.max_list_depth,
+      max_list_entries: l.max_list_entries,
+      max_page_size: l.max_page_size,
+      max_matches: l.max_matches,
+      max_watches: l.max_watches,
+    },
+  };
+}
+
 function deadline(ms) {
   return new Date(Date.now() + ms);
 }
@@ -157,6 +178,35 @@ function connect(target, options = {}) {
 
     /** One page of a listing: {entries, next_page_token} ("" after the last page). */
     listDirPage,
+
+    /**
+     * Create a directory; resolves to its FileInfo. `parents`: missing ancestors too;
+     * `existOk`: an existing directory is fine; `mode`: permission bits, set exactly
+     * (0: 0o755).
+     */
+    async makeDir(p, { parents = false, existOk = false, mode = 0 } = {}) {
+      const r = await unary('MakeDir', {
+        path: p, parents, exist_ok: existOk, mode, ...sandbox,
+      });
+      return fileInfo(r.info);
+    },
+
+    /**
+     * Remove a file, a symlink (the link itself) or a directory (`recursive`: with
+     * everything below it, checked whole first); resolves to {removed}. `missingOk`: a
+     * missing path is {removed: 0}; `ifVersion`: only if the version still matches.
+     */
+    async remove(p, { recursive = false, missingOk = false, ifVersion = '' } = {}) {
+      const r = await unary('Remove', {
+        path: p, recursive, missing_ok: missingOk, if_version: ifVersion, ...sandbox,
+      });
+      return { removed: r.removed };
+    },
+
+    /** The server's version, backend, the roots this caller may reach, its limits. */
+    async serverInfo() {
+      return serverInfo(await unary('GetServerInfo', {}));
+    },
 
     /**
      * Every entry of a listing, sorted bytewise by relative path, as an async iterable:
@@ -237,4 +287,4 @@ function connect(target, options = {}) {
   };
 }
 
-module.exports = { connect, FsgateError, fileInfo, dirEntry, PROTOS };
+module.exports = { connect, FsgateError, fileInfo, dirEntry, serverInfo, PROTOS };
