@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
-from fsgate_server.policy import EffectivePolicy
+from fsgate_server.policy import EffectivePolicy, is_within
 
 __all__ = ["Judge"]
 
@@ -55,6 +55,9 @@ class Judge:
         refusal = self.refusal(where, aliases)
         if refusal is not None:
             raise refusal
+        if any(is_within(root, name) for root in self.served for name in (where, *aliases)):
+            raise Failure(Reason.PROTECTED_PATH, f"{self.path}: holds a served root: never "
+                                                 "removed, moved or replaced")
         parents = [_parent(name) for name in (where, *aliases)]
         if any(self.policy.is_protected(p) for p in parents):
             raise Failure(Reason.PROTECTED_PATH, f"{self.path}: its directory is a protected "
