@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import fsgate
-import pytest
 
 from ..conftest import REPO, ServerProcess, server_env
 from ..helpers import snapshot
