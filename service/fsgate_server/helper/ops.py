@@ -8,7 +8,8 @@ lookup, and only then is that same inode reopened for reading or writing. Denied
 judged by what they resolve to, as well as by name (walk.enforced). The kernel sandbox
 (Landlock or bwrap) is the second, independent wall: content is only ever read through an
 open the kernel judged. The operations live in reading.py (Stat, ReadFile), listing.py
-(ListDir), writing.py (WriteFile) and temps.py (the start-up sweep).
+(ListDir), writing.py (WriteFile), temps.py (the start-up sweep), move.py (Move) and
+copy.py (Copy).
 """
 from __future__ import annotations
 
@@ -17,17 +18,21 @@ import socket
 
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
+from fsgate_server.helper.copy import op_copy
 from fsgate_server.helper.listing import op_list
 from fsgate_server.helper.messages import (
+    CopyArgs,
     ErrorReport,
     Fact,
     ListArgs,
+    MoveArgs,
     ReadArgs,
     Request,
     StatArgs,
     SweepArgs,
     WriteArgs,
 )
+from fsgate_server.helper.move import op_move
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.reading import op_read, op_stat
 from fsgate_server.helper.request import file_type, info_of, version_of
@@ -53,6 +58,10 @@ def _carry_out(sock: socket.socket, req: Request) -> None:
             op_write(sock, req)
         case SweepArgs():
             op_sweep(sock, req)
+        case MoveArgs():  # and MoveAcrossArgs, its subclass
+            op_move(sock, req)
+        case CopyArgs():
+            op_copy(sock, req)
         case _:
             raise TypeError(f"no operation for {type(req).__name__}")
 
