@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         Unavailable,
         VersionMismatch,
     )
+    from fsgate._transfer import CopyResult, MoveResult
     from fsgate._types import DirEntry, FileInfo, FileType, Policy, Timeouts, WriteMode, WriteResult
     from fsgate.reasons import Reason
 
@@ -104,6 +105,8 @@ _LAZY = {
     "Timeouts": "fsgate._types",
     "WriteMode": "fsgate._types",
     "WriteResult": "fsgate._types",
+    "CopyResult": "fsgate._transfer",
+    "MoveResult": "fsgate._transfer",
 }
 
 
@@ -128,6 +131,7 @@ __all__ = [
     "AsyncClient",
     "Busy",
     "Client",
+    "CopyResult",
     "CwdRequired",
     "DeadlineExceeded",
     "DirEntry",
@@ -143,6 +147,7 @@ __all__ = [
     "InvalidPolicy",
     "InvalidRequest",
     "IsADirectory",
+    "MoveResult",
     "NoMatch",
     "NoSpace",
     "NotADirectory",

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 'use strict';
-// fsgate from Node.js: read, write, ls and stat through a real fsgate server.
+// fsgate from Node.js: read, write, ls, stat, mv and cp through a real fsgate server.
 //
 //   node clients/node/cli.js [--target ADDR] [--token-file FILE] COMMAND PATH
 //     stat PATH              one JSON object (FileInfo)
 //     ls PATH [--depth N]    one JSON object per entry and line, page after page
 //     read PATH              the content, to stdout
 //     write PATH [--parents] [--create-new]   content from stdin; prints the result as JSON
+//     mv SRC DST [--overwrite] [--parents]     prints {info}
+//     cp SRC DST [-r|--recursive] [--overwrite]   prints {info, bytes_copied, entries_copied}
 //
 // The JSON is exactly what the Python CLI prints with --json (`fsgate stat --json`,
-// `fsgate ls --json`, `fsgate write --json`): the same fields with the same values.
+// `fsgate ls --json`, `fsgate write --json`, `fsgate mv --json`, `fsgate cp --json`): the
+// same fields with the same values.
 //
 // ADDR defaults to $FSGATE_TARGET, else 127.0.0.1:50051. A failed call prints
 // {"error": {code, codeName, message, reason, domain, metadata}} to stderr and exits with
@@ -35,12 +38,16 @@ async function main(argv) {
       depth: { type: 'string', default: '1' },
       parents: { type: 'boolean', default: false },
       'create-new': { type: 'boolean', default: false },
+      overwrite: { type: 'boolean', default: false },
+      recursive: { type: 'boolean', short: 'r', default: false },
     },
   });
-  const [command, path] = positionals;
-  if (!['stat', 'ls', 'read', 'write'].includes(command) || !path || positionals.length > 2) {
+  const [command, path, destination] = positionals;
+  const pair = ['mv', 'cp'].includes(command);
+  if (!['stat', 'ls', 'read', 'write', 'mv', 'cp'].includes(command) || !path
+      || positionals.length !== (pair ? 3 : 2)) {
     process.stderr.write('usage: cli.js [--target ADDR] [--token-file FILE] '
-      + '{stat|ls|read|write} PATH\n');
+      + '{stat|ls|read|write} PATH | {mv|cp} SRC DST\n');
     return 2;
   }
   const target = values.target || process.env.FSGATE_TARGET || '127.0.0.1:50051';
@@ -55,6 +62,16 @@ async function main(argv) {
       for await (const entry of client.listDir(path, { depth })) {
         process.stdout.write(`${JSON.stringify(entry)}\n`);
       }
+    } else if (command === 'mv') {
+      const result = await client.move(path, destination, {
+        overwrite: values.overwrite, createParents: values.parents,
+      });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else if (command === 'cp') {
+      const result = await client.copy(path, destination, {
+        recursive: values.recursive, overwrite: values.overwrite,
+      });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
     } else if (command === 'read') {
       await client.readFile(path, process.stdout);
     } else {
