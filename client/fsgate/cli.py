@@ -24,7 +24,6 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from fsgate import _cli_transfer
 from fsgate._cli_json import entry_json, info_json, print_json, write_json
 from fsgate._cli_local import open_input, open_output
 from fsgate._cli_run import (
@@ -40,6 +39,7 @@ from fsgate._cli_run import (
     progress_option,
     report,
 )
+from fsgate._cli_transfer import add_commands as add_transfer_commands
 from fsgate._client import Client
 from fsgate._progress import CountingReader, file_size, progress, wants_progress
 from fsgate._types import FileType, WriteMode
@@ -114,7 +114,7 @@ def _add_file_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 COMMAND_FAMILIES: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser],
                                   argparse.ArgumentParser], None], ...] = (
     _add_file_commands,
-    _cli_transfer.add_commands,
+    add_transfer_commands,
 )
 
 

@@ -75,7 +75,7 @@ def transfer_server(backend: str, factory: pytest.TempPathFactory) -> Iterator[L
 def fresh_dir(root: Path, request: pytest.FixtureRequest) -> Path:
     """A directory named for the test, inside ``root``."""
     name = request.node.name.replace("[", "_").replace("]", "").replace("/", "_")
-    d = root / name
+    d: Path = root / name
     d.mkdir()
     return d
 
