@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         VersionMismatch,
     )
     from fsgate._namespace import RemoveResult, ServerInfo, ServerLimits, ServerRoot
+    from fsgate._transfer import CopyResult, MoveResult
     from fsgate._types import DirEntry, FileInfo, FileType, Policy, Timeouts, WriteMode, WriteResult
     from fsgate.reasons import Reason
 
@@ -109,6 +110,8 @@ _LAZY = {
     "Timeouts": "fsgate._types",
     "WriteMode": "fsgate._types",
     "WriteResult": "fsgate._types",
+    "CopyResult": "fsgate._transfer",
+    "MoveResult": "fsgate._transfer",
 }
 
 
@@ -133,6 +136,7 @@ __all__ = [
     "AsyncClient",
     "Busy",
     "Client",
+    "CopyResult",
     "CwdRequired",
     "DeadlineExceeded",
     "DirEntry",
@@ -148,6 +152,7 @@ __all__ = [
     "InvalidPolicy",
     "InvalidRequest",
     "IsADirectory",
+    "MoveResult",
     "NoMatch",
     "NoSpace",
     "NotADirectory",

@@ -29,6 +29,7 @@ from fsgate._base import (
 )
 from fsgate._channel import AsyncStub, Stub
 from fsgate._namespace import AsyncNamespaceMethods
+from fsgate._transfer import AsyncTransferMixin
 from fsgate._types import (
     DirEntry,
     FileInfo,
@@ -56,7 +57,7 @@ def _settle_soon(loop: asyncio.AbstractEventLoop, ended: asyncio.Future[None]) -
 
 
 # --- the asyncio client -------------------------------------------------------------------
-class AsyncClient(AsyncNamespaceMethods, _ClientBase):
+class AsyncClient(AsyncNamespaceMethods, AsyncTransferMixin, _ClientBase):
     """An asyncio client for one fsgate server; use it as ``async with``.
 
     Same arguments, methods, defaults and exceptions as :class:`fsgate.Client`; the

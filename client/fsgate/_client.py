@@ -24,6 +24,7 @@ from fsgate._base import (
 )
 from fsgate._channel import cancel
 from fsgate._namespace import NamespaceMethods
+from fsgate._transfer import TransferMixin
 from fsgate._types import (
     DirEntry,
     FileInfo,
@@ -55,7 +56,7 @@ __all__ = [
 
 
 # --- the blocking client ------------------------------------------------------------------
-class Client(NamespaceMethods, _ClientBase):
+class Client(NamespaceMethods, TransferMixin, _ClientBase):
     """A blocking client for one fsgate server; thread-safe, use it as a context manager.
 
     Args:

@@ -19,7 +19,7 @@ from fsgate import cli as client_cli
 __all__ = ["CLIENT_COMMANDS", "SERVER_COMMANDS", "SERVER_MODULES", "main", "server_hint"]
 
 #: The commands :mod:`fsgate.cli` runs with the client's dependencies alone.
-CLIENT_COMMANDS = frozenset({"read", "write", "ls", "stat"})
+CLIENT_COMMANDS = frozenset({"read", "write", "ls", "stat", "mv", "cp"})
 #: The commands that need the server extra, with their one-line help.
 SERVER_COMMANDS = {
     "serve": "run the server",

@@ -40,6 +40,7 @@ from fsgate._cli_run import (
     progress_option,
     report,
 )
+from fsgate._cli_transfer import add_commands as add_transfer_commands
 from fsgate._client import Client
 from fsgate._progress import CountingReader, file_size, progress, wants_progress
 from fsgate._types import FileType, WriteMode
@@ -115,6 +116,7 @@ COMMAND_FAMILIES: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentPa
                                   argparse.ArgumentParser], None], ...] = (
     _add_file_commands,
     _cli_namespace.add_commands,
+    add_transfer_commands,
 )
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// fsgate from Node.js: read, write, ls and stat through a real fsgate server.
+// fsgate from Node.js: read, write, ls, stat, mv and cp through a real fsgate server.
 //
 //   node clients/node/cli.js [--target ADDR] [--token-file FILE] COMMAND PATH
 //     stat PATH              one JSON object (FileInfo)
@@ -16,6 +16,12 @@
 // `fsgate info --json`): the same fields with the same values. Unlike the Python `rm`,
 // this one does not refuse a directory without -r: it sends Remove as asked (an empty
 // directory is removed, a non-empty one fails NOT_EMPTY).
+//     mv SRC DST [--overwrite] [--parents]     prints {info}
+//     cp SRC DST [-r|--recursive] [--overwrite]   prints {info, bytes_copied, entries_copied}
+//
+// The JSON is exactly what the Python CLI prints with --json (`fsgate stat --json`,
+// `fsgate ls --json`, `fsgate write --json`, `fsgate mv --json`, `fsgate cp --json`): the
+// same fields with the same values.
 //
 // ADDR defaults to $FSGATE_TARGET, else 127.0.0.1:50051. A failed call prints
 // {"error": {code, codeName, message, reason, domain, metadata}} to stderr and exits with
@@ -41,19 +47,23 @@ async function main(argv) {
       depth: { type: 'string', default: '1' },
       parents: { type: 'boolean', short: 'p', default: false },
       'create-new': { type: 'boolean', default: false },
-      // rm -r -f (mkdir -p is --parents, above)
+      // rm -r -f (mkdir -p is --parents, above); cp -r
       recursive: { type: 'boolean', short: 'r', default: false },
       force: { type: 'boolean', short: 'f', default: false },
       mode: { type: 'string', default: '0' },
       'if-version': { type: 'string', default: '' },
+      overwrite: { type: 'boolean', default: false },
     },
   });
-  const [command, path] = positionals;
+  const [command, path, destination] = positionals;
   const pathless = command === 'info';
-  if (!['stat', 'ls', 'read', 'write', 'mkdir', 'rm', 'info'].includes(command)
-      || (pathless ? positionals.length !== 1 : (!path || positionals.length > 2))) {
+  const pair = ['mv', 'cp'].includes(command);
+  const wanted = pathless ? 1 : (pair ? 3 : 2);
+  if (!['stat', 'ls', 'read', 'write', 'mkdir', 'rm', 'info', 'mv', 'cp'].includes(command)
+      || (!pathless && !path) || positionals.length > wanted
+      || (pair && positionals.length !== wanted)) {
     process.stderr.write('usage: cli.js [--target ADDR] [--token-file FILE] '
-      + '{stat|ls|read|write|mkdir|rm} PATH | info\n');
+      + '{stat|ls|read|write|mkdir|rm} PATH | {mv|cp} SRC DST | info\n');
     return 2;
   }
   const target = values.target || process.env.FSGATE_TARGET || '127.0.0.1:50051';
@@ -68,6 +78,16 @@ async function main(argv) {
       for await (const entry of client.listDir(path, { depth })) {
         process.stdout.write(`${JSON.stringify(entry)}\n`);
       }
+    } else if (command === 'mv') {
+      const result = await client.move(path, destination, {
+        overwrite: values.overwrite, createParents: values.parents,
+      });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else if (command === 'cp') {
+      const result = await client.copy(path, destination, {
+        recursive: values.recursive, overwrite: values.overwrite,
+      });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
     } else if (command === 'read') {
       await client.readFile(path, process.stdout);
     } else if (command === 'mkdir') {

@@ -10,9 +10,10 @@
 // Results are plain objects in exactly the form the Python CLI prints with --json (see
 // fsgate/_cli_json.py): FileInfo {path, type: "regular", size, mode: "0644",
 // modified_time: "2024-05-06T07:08:09.123456Z", version, symlink_target}, entries
-// {name, raw_name_base64, info}, writes {info, bytes_written}, removals {removed}, server
-// info {version, backend, landlock_abi, roots: [{path, writable}], limits: {...}};
-// JSON.stringify of one is what `fsgate ... --json` prints for the same call.
+// {name, raw_name_base64, info}, writes {info, bytes_written}, removals {removed}, moves
+// {info}, copies {info, bytes_copied, entries_copied}, server info {version, backend,
+// landlock_abi, roots: [{path, writable}], limits: {...}}; JSON.stringify of one is what
+// `fsgate ... --json` prints for the same call.
 //
 // Every call has a deadline (callMs for unary calls, transferMs for a whole read or
 // write stream). Failed calls reject with a FsgateError carrying the gRPC code and the
@@ -157,8 +158,8 @@ function connect(target, options = {}) {
   };
   const sandbox = opts.policy ? { sandbox: opts.policy } : {};
 
-  const unary = (method, request) => new Promise((resolve, reject) => {
-    stub[method](request, metadata(), { deadline: deadline(opts.callMs) },
+  const unary = (method, request, ms = opts.callMs) => new Promise((resolve, reject) => {
+    stub[method](request, metadata(), { deadline: deadline(ms) },
       (err, response) => (err ? reject(toError(err)) : resolve(response)));
   });
 
@@ -279,6 +280,31 @@ function connect(target, options = {}) {
       }
       call.end();
       return result;
+    },
+
+    /**
+     * Rename `source` to `destination` (a symlink as the link); resolves to {info}. An
+     * existing destination rejects ALREADY_EXISTS unless `overwrite`. Deadline: transferMs
+     * (across file systems the server copies).
+     */
+    async move(source, destination, { overwrite = false, createParents = false } = {}) {
+      const r = await unary('Move', {
+        source, destination, overwrite, create_parents: createParents, ...sandbox,
+      }, opts.transferMs);
+      return { info: fileInfo(r.info) };
+    },
+
+    /**
+     * Copy on the server; resolves to {info, bytes_copied, entries_copied}. A directory
+     * needs `recursive`; symlinks are copied as links. Deadline: transferMs.
+     */
+    async copy(source, destination, { recursive = false, overwrite = false } = {}) {
+      const r = await unary('Copy', {
+        source, destination, recursive, overwrite, ...sandbox,
+      }, opts.transferMs);
+      return {
+        info: fileInfo(r.info), bytes_copied: r.bytes_copied, entries_copied: r.entries_copied,
+      };
     },
 
     close() {

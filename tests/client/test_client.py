@@ -58,6 +58,7 @@ def test_public_surface_is_pinned() -> None:
         # v1.1
         "AmbiguousMatch", "EditMismatch", "InvalidPattern", "NoMatch", "NotEmpty", "NotText",
         "RemoveResult", "ServerInfo", "ServerLimits", "ServerRoot",
+        "CopyResult", "MoveResult",
     ])
     assert all(hasattr(fsgate, name) for name in fsgate.__all__)
     assert fsgate.__version__ == "0.1.0"

@@ -255,3 +255,60 @@ def test_a_rejected_node_write_changes_nothing(server: ServerProcess, node_clien
     assert (error_of(result)["codeName"], error_of(result)["reason"]) == (
         "PERMISSION_DENIED", "OUTSIDE_POLICY")
     assert snapshot(outside) == before
+
+
+def test_node_client_moves_and_copies_like_the_python_cli(server: ServerProcess,
+                                                          node_client: Path, ws: Path) -> None:
+    (ws / "a").write_bytes(b"abc")
+    (ws / "src" / "sub").mkdir(parents=True)
+    (ws / "src" / "sub" / "f").write_bytes(b"12345")
+    (ws / "src" / "l").symlink_to("sub/f")
+
+    moved = node(server, node_client, "mv", str(ws / "a"), str(ws / "b"))
+    assert moved.returncode == 0, moved.stderr
+    python_moved = python_cli(server, "mv", str(ws / "b"), str(ws / "c"), "--json")
+    node_info, python_info = json.loads(moved.stdout), json.loads(python_moved.stdout)
+    assert sorted(node_info) == sorted(python_info) == ["info"]
+    same = {"path": "", "version": ""}  # a rename changes ctime, so the version moves on
+    assert node_info["info"] | same == python_info["info"] | same
+    assert node_info["info"]["path"] == str(ws / "b") and (ws / "c").read_bytes() == b"abc"
+
+    copied = node(server, node_client, "cp", "-r", str(ws / "src"), str(ws / "dst"))
+    python_copied = python_cli(server, "cp", "-r", str(ws / "src"), str(ws / "dst2"), "--json")
+    assert copied.returncode == python_copied.returncode == 0, copied.stderr
+    node_copy, python_copy = json.loads(copied.stdout), json.loads(python_copied.stdout)
+    assert sorted(node_copy) == sorted(python_copy) == ["bytes_copied", "entries_copied", "info"]
+    assert (node_copy["bytes_copied"], node_copy["entries_copied"]) == (5, 4)
+    assert (python_copy["bytes_copied"], python_copy["entries_copied"]) == (5, 4)
+    assert os.readlink(ws / "dst" / "l") == "sub/f"
+
+    parents = node(server, node_client, "mv", str(ws / "c"), str(ws / "x" / "y" / "c"),
+                   "--parents")
+    assert parents.returncode == 0 and (ws / "x" / "y" / "c").read_bytes() == b"abc"
+
+
+def test_node_move_and_copy_errors_carry_the_code_and_reason(server: ServerProcess,
+                                                            node_client: Path,
+                                                            ws: Path) -> None:
+    (ws / "a").write_bytes(b"new")
+    (ws / "b").write_bytes(b"old")
+    (ws / "dir").mkdir()
+    before = snapshot(ws)
+
+    exists = node(server, node_client, "mv", str(ws / "a"), str(ws / "b"))
+    assert exists.returncode == 5
+    assert error_of(exists)["reason"] == "ALREADY_EXISTS"
+    assert error_of(exists)["metadata"] == {"path": str(ws / "b")}
+
+    needs_r = node(server, node_client, "cp", str(ws / "dir"), str(ws / "dir2"))
+    assert needs_r.returncode == 1
+    assert (error_of(needs_r)["codeName"], error_of(needs_r)["reason"]) == (
+        "FAILED_PRECONDITION", "IS_A_DIRECTORY")
+
+    outside = server.root.parent / "outside"
+    denied = node(server, node_client, "cp", str(outside / "secret.txt"), str(ws / "s"))
+    assert denied.returncode == 4 and error_of(denied)["reason"] == "OUTSIDE_POLICY"
+    assert snapshot(ws) == before
+
+    overwrote = node(server, node_client, "cp", str(ws / "a"), str(ws / "b"), "--overwrite")
+    assert overwrote.returncode == 0 and (ws / "b").read_bytes() == b"new"

@@ -10,6 +10,7 @@ HELPER_FAILED Failure, logged with what it did; an ERROR it sends is its Failure
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
 from typing import TypeVar
@@ -20,10 +21,15 @@ from fsgate_server.backends.channel import Executor, HelperCall
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
 from fsgate_server.helper.messages import (
+    CopyArgs,
+    CopyDone,
     FileFacts,
     ListArgs,
     ListPage,
     MakeDirArgs,
+    MoveAcrossArgs,
+    MoveArgs,
+    MoveDone,
     ReadArgs,
     RemoveArgs,
     RemoveDone,
@@ -70,6 +76,24 @@ class HelperClient:
     def remove(self, args: RemoveArgs) -> RemoveDone:
         with self._session(args) as call:
             return _answer(call, RemoveDone)
+    def move(self, args: MoveArgs) -> MoveDone:
+        """A rename; across file systems (the first helper answers MoveDone(None), having
+        changed nothing) a second helper, which may write content, copies and removes."""
+        with self._session(args) as call:
+            done = _answer(call, MoveDone)
+        if done.info is not None:
+            return done
+        across = MoveAcrossArgs(**{f.name: getattr(args, f.name)
+                                   for f in dataclasses.fields(args)})
+        with self._session(across) as call:
+            done = _answer(call, MoveDone)
+            if done.info is None:
+                raise call.failed("helper answered a move across file systems with no info")
+            return done
+
+    def copy(self, args: CopyArgs) -> CopyDone:
+        with self._session(args) as call:
+            return _answer(call, CopyDone)
 
     @contextmanager
     def read(self, args: ReadArgs) -> Iterator[tuple[FileFacts, Iterator[bytes]]]:

@@ -14,6 +14,9 @@ with the writable roots writable. Every answer is a RESULT, except an ERROR's Er
     SweepArgs    SweepDone                              REQUEST -> RESULT
     MakeDirArgs  FileFacts                              REQUEST -> RESULT
     RemoveArgs   RemoveDone                             REQUEST -> RESULT
+    MoveArgs     MoveDone (info None: across file systems,  REQUEST -> RESULT
+                 the server asks again with MoveAcrossArgs)
+    CopyArgs     CopyDone                               REQUEST -> RESULT
 
 Integers are non-negative and below 2**64 unless a field's metadata says otherwise (the
 codec enforces ``min``/``max``): what reaches a proto field always fits it.
@@ -32,6 +35,10 @@ from fsgate_server.policy import EffectivePolicy
 __all__ = ["REQUESTS", "Entry", "ErrorReport", "Fact", "FileFacts", "FileType", "ListArgs",
            "ListPage", "MakeDirArgs", "ReadArgs", "RemoveArgs", "RemoveDone", "Request",
            "StatArgs", "SweepArgs", "SweepDone", "WriteArgs", "WriteDone"]
+__all__ = ["REQUESTS", "CopyArgs", "CopyDone", "Entry", "ErrorReport", "Fact", "FileFacts",
+           "FileType", "ListArgs", "ListPage", "MoveAcrossArgs", "MoveArgs", "MoveDone",
+           "ReadArgs", "Request", "StatArgs", "SweepArgs", "SweepDone", "WriteArgs",
+           "WriteDone"]
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -105,7 +112,8 @@ class SweepArgs(Request):
 
     op: ClassVar[str] = "sweep"
     writes: ClassVar[bool] = True
-    rights: ClassVar[frozenset[str]] = frozenset({"remove_file"})
+    # stale temporary files, and the temporary trees of copies (their subdirectories)
+    rights: ClassVar[frozenset[str]] = frozenset({"remove_file", "remove_dir"})
     max_entries: int
     max_depth: int = 64
 
@@ -133,8 +141,56 @@ class RemoveArgs(Request):
     served: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class MoveArgs(Request):
+    """Rename ``path`` to ``destination`` (both normalized and absolute). A helper that
+    meets EXDEV answers MoveDone(None); the server then sends the same arguments as
+    MoveAcrossArgs to a fresh helper, which may also write file content."""
+
+    op: ClassVar[str] = "move"
+    writes: ClassVar[bool] = True
+    # Landlock checks a rename as a removal from the old directory and a creation (of the
+    # moved object's type) in the new one, REFER when they differ; never WRITE_FILE.
+    rights: ClassVar[frozenset[str]] = frozenset(
+        {"remove_file", "remove_dir", "make_reg", "make_dir", "make_sym", "refer"})
+    destination: str
+    overwrite: bool = False
+    create_parents: bool = False
+    served_roots: tuple[str, ...] = ()  # every server root (each alias): never moved
+    max_entries: int  # entries of a moved tree checked for protected paths
+    max_bytes: int  # content a copy across file systems may write
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveAcrossArgs(MoveArgs):
+    """A move across file systems: copied to a temporary beside the destination, renamed
+    into place, then the source removed."""
+
+    op: ClassVar[str] = "move_across"
+    rights: ClassVar[frozenset[str]] = MoveArgs.rights | {"write_file"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CopyArgs(Request):
+    """Copy ``path`` to ``destination``: a temporary beside it, renamed into place."""
+
+    op: ClassVar[str] = "copy"
+    writes: ClassVar[bool] = True
+    # The temporary is made, filled, and renamed in the destination's own directory (no
+    # REFER); removing covers a failed copy's temporary and an overwritten destination.
+    rights: ClassVar[frozenset[str]] = frozenset(
+        {"write_file", "make_reg", "make_dir", "make_sym", "remove_file", "remove_dir"})
+    destination: str
+    recursive: bool = False
+    overwrite: bool = False
+    served_roots: tuple[str, ...] = ()
+    max_entries: int
+    max_bytes: int
+
+
 REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, SweepArgs,
-                                       MakeDirArgs, RemoveArgs)
+                                       MakeDirArgs, RemoveArgs, MoveArgs, MoveAcrossArgs,
+                                       CopyArgs)
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -182,6 +238,19 @@ class RemoveDone:
 
 
 @dataclass(frozen=True)
+class MoveDone:
+    info: FileFacts | None  # lstat of the destination; None: EXDEV, nothing was done
+    copied: bool = False  # the move went across file systems: copied, then removed
+
+
+@dataclass(frozen=True)
+class CopyDone:
+    info: FileFacts
+    bytes_copied: int
+    entries_copied: int
+
+
+@dataclass(frozen=True)
 class Fact:
     """One ErrorInfo metadata entry of an error (Failure.metadata)."""
 
@@ -201,4 +270,4 @@ class ErrorReport:
 
 
 ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, RemoveDone,
-                             Fact, ErrorReport)
+                             MoveDone, CopyDone, Fact, ErrorReport)

@@ -10,6 +10,8 @@ judged by what they resolve to, as well as by name (walk.enforced). The kernel s
 open the kernel judged. The operations live in reading.py (Stat, ReadFile), listing.py
 (ListDir), writing.py (WriteFile), temps.py (the start-up sweep), makedir.py (MakeDir) and
 remove.py (Remove, with tree.py's walk).
+(ListDir), writing.py (WriteFile), temps.py (the start-up sweep), move.py (Move) and
+copy.py (Copy).
 """
 from __future__ import annotations
 
@@ -18,13 +20,16 @@ import socket
 
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
+from fsgate_server.helper.copy import op_copy
 from fsgate_server.helper.listing import op_list
 from fsgate_server.helper.makedir import op_make_dir
 from fsgate_server.helper.messages import (
+    CopyArgs,
     ErrorReport,
     Fact,
     ListArgs,
     MakeDirArgs,
+    MoveArgs,
     ReadArgs,
     RemoveArgs,
     Request,
@@ -32,6 +37,7 @@ from fsgate_server.helper.messages import (
     SweepArgs,
     WriteArgs,
 )
+from fsgate_server.helper.move import op_move
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.reading import op_read, op_stat
 from fsgate_server.helper.remove import op_remove
@@ -62,6 +68,10 @@ def _carry_out(sock: socket.socket, req: Request) -> None:
             op_make_dir(sock, req)
         case RemoveArgs():
             op_remove(sock, req)
+        case MoveArgs():  # and MoveAcrossArgs, its subclass
+            op_move(sock, req)
+        case CopyArgs():
+            op_copy(sock, req)
         case _:
             raise TypeError(f"no operation for {type(req).__name__}")
 

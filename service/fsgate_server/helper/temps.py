@@ -10,6 +10,11 @@ regular files whose name matches *and* whose mark equals the name's digits: a fi
 client wrote under such a name (through fsgate or not) has no matching mark and stays.
 On a file system that refuses user xattrs a temporary is simply not marked and never
 swept: losing a stale temporary beats deleting someone's data.
+
+A Copy (or a Move across file systems) builds a directory tree under such a name, the
+directory marked the same way before anything is inside it (clone.py); the sweep removes
+a marked temporary directory with everything below it, by descriptor, never following a
+link (trees.remove_tree).
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from fsgate_server.helper import codec
 from fsgate_server.helper.messages import SweepArgs, SweepDone
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.resolve import closing_fd, reopen
+from fsgate_server.helper.trees import Budget, remove_tree
 from fsgate_server.helper.walk import resolve
 
 TEMP_PREFIX = ".fsgate-tmp-"
@@ -49,10 +55,10 @@ def unmark(fd: int) -> None:
         os.removexattr(fd, MARKER)
 
 
-def is_stale_temp(dfd: int, name: str) -> os.stat_result | None:
-    """The lstat of ``name`` in dfd if it is one of our temporaries, else None. Read on an
-    O_PATH descriptor (no device or FIFO is ever opened), the mark through its
-    /proc/self/fd link."""
+def is_stale_temp(dfd: int, name: str, *, directory: bool = False) -> os.stat_result | None:
+    """The lstat of ``name`` in dfd if it is one of our temporaries (a regular file, or
+    with ``directory`` a directory), else None. Read on an O_PATH descriptor (no device or
+    FIFO is ever opened), the mark through its /proc/self/fd link."""
     match = _TEMP_NAME.fullmatch(name)
     if match is None:
         return None
@@ -62,7 +68,7 @@ def is_stale_temp(dfd: int, name: str) -> os.stat_result | None:
         return None
     with closing_fd(fd):
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+        if not (stat.S_ISDIR(st.st_mode) if directory else stat.S_ISREG(st.st_mode)):
             return None
         try:
             value = os.getxattr(f"/proc/self/fd/{fd}", MARKER)
@@ -111,6 +117,9 @@ class _Sweep:
                 if self.scanned > self.budget:
                     return
                 if entry.is_dir(follow_symlinks=False):
+                    if entry.name.startswith(TEMP_PREFIX) and self._remove_tree_if_ours(
+                            fd, entry.name):
+                        continue
                     if depth < self.max_depth:
                         subdirs.append(entry.name)
                 elif entry.name.startswith(TEMP_PREFIX):
@@ -124,6 +133,17 @@ class _Sweep:
                 continue
             with closing_fd(child):
                 self.visit(child, depth + 1)
+
+    def _remove_tree_if_ours(self, dfd: int, name: str) -> bool:
+        """A copy's stale temporary tree: removed whole (True), else entered as any
+        directory."""
+        if is_stale_temp(dfd, name, directory=True) is None:
+            return False
+        budget = Budget(name, max(self.budget - self.scanned, 0))
+        with contextlib.suppress(OSError, Failure):  # what is left goes at the next start
+            self.removed += remove_tree(dfd, name, ours=True, budget=budget)
+        self.scanned += budget.entries_taken
+        return True
 
     def _remove_if_ours(self, dfd: int, name: str) -> None:
         st = is_stale_temp(dfd, name)

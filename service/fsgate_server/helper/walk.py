@@ -189,6 +189,23 @@ def resolve(path: str, visible: Visible, roots: Sequence[str], *, follow: bool) 
         walk.close()
 
 
+def resolve_dir(path: str, visible: Visible, roots: Sequence[str],
+                create: Callable[[str], None] | None = None,
+                aliases: list[str] | None = None) -> Resolved:
+    """``resolve`` with every link followed, and, with ``create`` and ``aliases``, what
+    resolve_parent does with them: the directory a rename or copy lands in (the caller
+    checks that it is one), its missing components made when ``create`` allows each."""
+    walk = _Walk(path, visible, roots)
+    if aliases is not None:
+        walk.aliases = aliases
+    try:
+        while walk.todo:
+            walk.step(follow=True, create=create)
+        return walk.finish()
+    finally:
+        walk.close()
+
+
 def resolve_parent(path: str, visible: Visible, roots: Sequence[str],
                    create: Callable[[str], None] | None = None,
                    aliases: list[str] | None = None, *, follow_leaf: bool = True) -> Resolved:

@@ -18,6 +18,7 @@ from fsgate_server.helper.messages import ListArgs, ReadArgs, StatArgs, WriteArg
 from fsgate_server.transport.convert import dir_entry, file_info
 from fsgate_server.transport.rpc_base import MAX_PAGE_SIZE, RpcBase
 from fsgate_server.transport.rpc_namespace import NamespaceRpcs
+from fsgate_server.transport.rpc_transfer import TransferRpcs
 from fsgate_server.transport.tokens import decode_page_token, encode_page_token
 
 MIN_CHUNK = 4 << 10
@@ -128,5 +129,5 @@ class FileRpcs(RpcBase):
         raise AssertionError("unreachable")
 
 
-class FileSystemServicer(FileRpcs, NamespaceRpcs):
+class FileSystemServicer(FileRpcs, NamespaceRpcs, TransferRpcs):
     """The whole service: every family's RPCs over the shared plumbing (rpc_base.py)."""
