@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .namespace import FIGURES as NAMESPACE_FIGURES
+
 SMALL_OPS = ("read4k", "write4k", "list100", "stat")
 OP_TITLES = {"read4k": "ReadFile 4 KiB", "write4k": "WriteFile 4 KiB",
              "list100": "ListDir 100 entries", "stat": "Stat"}
@@ -36,7 +38,7 @@ def figures() -> list[Figure]:
         Figure("rss_write.growth_mib", "RSS growth, writing huge file", "MiB", "lower"),
         Figure("list_all.seconds", "ListDir paging through all entries", "s", "lower"),
     ]
-    return out
+    return out + [Figure(*row) for row in NAMESPACE_FIGURES]
 
 
 # Codex's exec-server figures that have an fsgate counterpart: fsgate key -> peer key.

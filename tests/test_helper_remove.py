@@ -105,3 +105,21 @@ def test_a_tree_that_grows_past_the_limit_after_the_check_stops_saying_what_went
                                     max_entries=9))
     assert err.value.reason is Reason.TOO_LARGE
     assert "entries removed" in err.value.message and "nothing removed" not in err.value.message
+
+
+def test_an_entry_protected_only_by_the_name_the_path_reached_it_by_is_refused(
+        tmp_path: Path) -> None:
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "sub" / "keys").write_text("k")
+    (tmp_path / "real" / "sub" / "other").write_text("o")
+    (tmp_path / "alias").symlink_to("real")
+    guarded = EffectivePolicy(readable=(str(tmp_path),), writable=(str(tmp_path),),
+                              denied=(), protected=("alias/sub/keys",),
+                              protection_roots=(str(tmp_path),))
+    with pytest.raises(Failure) as err:  # real/sub/keys is not protected by its own name
+        remove_op.remove(RemoveArgs(str(tmp_path / "alias" / "sub"), guarded,
+                                    recursive=True, max_entries=100))
+    assert err.value.reason is Reason.PROTECTED_PATH
+    assert sorted(p.name for p in (tmp_path / "real" / "sub").iterdir()) == ["keys", "other"]
+    assert remove_op.remove(RemoveArgs(str(tmp_path / "real" / "sub"), guarded,
+                                       recursive=True, max_entries=100)) == 3

@@ -202,7 +202,8 @@ class NamespaceMethods(_NamespacePrepare):
                 checked first: an entry below that may not be removed (protected,
                 denied, a served root) or more entries than the server's
                 ``max_list_entries`` fail the call with nothing removed. Without it a
-                non-empty directory is :class:`fsgate.NotEmpty`; an empty one is removed.
+                non-empty directory is :class:`fsgate.NotEmpty` (:class:`fsgate.ProtectedPath`
+                when a protected path lies below it); an empty one is removed.
             missing_ok: a missing path is no error (``removed == 0``).
             if_version: remove only if the current ``FileInfo.version`` (of the entry
                 itself, not followed) equals this, else :class:`fsgate.VersionMismatch`.

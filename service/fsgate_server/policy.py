@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from fsgate.reasons import Reason
@@ -54,7 +54,7 @@ from fsgate_server.paths import join as _join
 from fsgate_server.paths import normalize_onto as _normalize
 from fsgate_server.paths import parts as _parts
 from fsgate_server.paths import within_any as _within_any
-from fsgate_server.protected import is_protected
+from fsgate_server.protected import is_protected, matcher_in
 
 __all__ = [
     "MAX_NAME_BYTES",
@@ -181,6 +181,11 @@ class EffectivePolicy:
     def is_protected(self, path: str) -> bool:
         roots = self.protection_roots or self.writable
         return bool(self.protected) and is_protected(path, roots, self.protected)
+
+    def protected_in(self, directory: str) -> Callable[[str], bool]:
+        """is_protected for the names in ``directory`` (a walk's entries), its share done
+        once."""
+        return matcher_in(directory, self.protection_roots or self.writable, self.protected)
 
 
 def check_path_string(path: str) -> None:

@@ -12,7 +12,7 @@ directory cannot be created or replaced either. ``*`` and ``?`` stay within a co
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 DEFAULT_PROTECTED = (".git/hooks/**", ".git/config")
@@ -62,3 +62,20 @@ def is_protected(path: str, roots: Sequence[str], globs: Sequence[str]) -> bool:
         if any(_compile(g).match(rel) for g in globs):
             return True
     return False
+
+
+def matcher_in(directory: str, roots: Sequence[str], globs: Sequence[str]
+               ) -> Callable[[str], bool]:
+    """``is_protected`` for the names in one directory (absolute), with the directory's
+    share done once: a walk asks it for every entry. Takes a name, not a path."""
+    here = directory.rstrip("/") + "/"
+    prefixes = [here[len(p):] for p in (r.rstrip("/") + "/" for r in roots)
+                if here.startswith(p)]
+    if not prefixes or not globs:
+        return lambda _name: False
+    either = re.compile("|".join(f"(?:{_compile(g).pattern})" for g in globs),
+                        re.IGNORECASE | re.DOTALL)
+    if len(prefixes) == 1:
+        rel = prefixes[0]
+        return lambda name: either.match(rel + name) is not None
+    return lambda name: any(either.match(rel + name) for rel in prefixes)

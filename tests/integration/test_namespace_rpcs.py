@@ -360,10 +360,11 @@ def test_remove_recursive_above_a_protected_path_removes_nothing(
         (top / protected).write_text("")
     before = snapshot(base(served))
     for path in (top, top / protected.split("/")[0]):
-        with pytest.raises(fsgate.ProtectedPath) as err:
-            client.remove(str(path), recursive=True)
-        refused(err, C.PERMISSION_DENIED, Reason.PROTECTED_PATH)
-        assert "below it is a protected path" in err.value.message  # says which, relative
+        for recursive in (True, False):  # not empty, and above a protected path: PROTECTED
+            with pytest.raises(fsgate.ProtectedPath) as err:
+                client.remove(str(path), recursive=recursive)
+            refused(err, C.PERMISSION_DENIED, Reason.PROTECTED_PATH)
+            assert "below it is a protected path" in err.value.message  # says which
     assert snapshot(base(served)) == before
 
 
@@ -378,6 +379,9 @@ def test_remove_recursive_above_a_denied_path_removes_nothing_and_names_nothing(
         client.remove(str(ws / "tree"), recursive=True, policy=policy)
     refused(err, C.PERMISSION_DENIED, Reason.SANDBOX_DENIED)
     assert "private" not in str(err.value) and "hidden-name" not in str(err.value)
+    with pytest.raises(fsgate.NotEmpty) as not_empty:  # without recursive: just not empty
+        client.remove(str(ws / "tree"), policy=policy)
+    assert "private" not in str(not_empty.value)
     assert snapshot(base(served)) == before
 
 

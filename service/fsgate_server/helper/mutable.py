@@ -13,14 +13,17 @@ path relative to it: protected paths are readable, so their names are no secret)
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
 from fsgate_server.policy import EffectivePolicy, is_within
 
-__all__ = ["Judge"]
+__all__ = ["EntryJudge", "Judge"]
+
+EntryJudge = Callable[[str, str], "Failure | None"]
+"""refusal(name, below) for the entries of one directory (Judge.entries_of)."""
 
 
 class Judge:
@@ -50,6 +53,28 @@ class Judge:
                                                   "sandbox")
         return None
 
+    def entries_of(self, directory: str, aliases: Sequence[str] = ()) -> EntryJudge:
+        """``refusal`` for the entries of ``directory`` (itself already judged writable),
+        with what is the same for all of them done once: a walk judges thousands."""
+        dirs = (directory, *aliases)
+        policy = self.policy
+        if not all(policy.can_write(d) for d in dirs) or any(
+                is_within(denied.casefold(), d.casefold())
+                for denied in policy.denied for d in dirs):
+            # a denied path below (or a directory outside the writable set): entry by entry
+            return lambda name, below: self.refusal(
+                _join(directory, name), tuple(_join(a, name) for a in aliases), below)
+        served = {root.rsplit("/", 1)[1] for root in self.served if _parent(root) in dirs}
+        protected = [policy.protected_in(d) for d in dirs]
+
+        def refusal(name: str, below: str) -> Failure | None:
+            if name in served or any(p(name) for p in protected):
+                return self.refusal(_join(directory, name),
+                                    tuple(_join(a, name) for a in aliases), below)
+            return None
+
+        return refusal
+
     def require(self, where: str, aliases: Sequence[str] = ()) -> None:
         """The request's own entry (and the directory holding it) may change, or raise."""
         refusal = self.refusal(where, aliases)
@@ -69,3 +94,7 @@ class Judge:
 
 def _parent(path: str) -> str:
     return path.rsplit("/", 1)[0] or "/"
+
+
+def _join(directory: str, name: str) -> str:
+    return directory.rstrip("/") + "/" + name

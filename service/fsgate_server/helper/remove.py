@@ -75,7 +75,12 @@ def _remove(req: RemoveArgs, judge: Judge, dfd: int, name: str, where: str,
         _unlink(name, dfd, req.path)
         return 1
     if not req.recursive:
-        _rmdir(name, dfd, req.path)
+        try:
+            _rmdir(name, dfd, req.path)
+        except Failure as exc:
+            if exc.reason is Reason.NOT_EMPTY:
+                _protected_below(req, judge, dfd, name, where, aliases)
+            raise
         return 1
     try:
         fd = os.open(name, DIR_FLAGS, dir_fd=dfd)
@@ -102,6 +107,24 @@ def _remove(req: RemoveArgs, judge: Judge, dfd: int, name: str, where: str,
                                         f"{tree.removed} entries removed)")
     _rmdir(name, dfd, req.path, removed=tree.removed)
     return tree.removed + 1
+
+
+def _protected_below(req: RemoveArgs, judge: Judge, dfd: int, name: str, where: str,
+                     aliases: list[str]) -> None:
+    """A directory that is not empty fails NOT_EMPTY, unless a protected path lies below
+    it: then PROTECTED_PATH says so (SPEC: at or above a protected path), as ``recursive``
+    would. Looked for only on this failure path, within the entry limit."""
+    try:
+        fd = os.open(name, DIR_FLAGS, dir_fd=dfd)
+    except OSError:
+        return
+    with closing_fd(fd):
+        try:
+            Tree(judge, where, aliases, req.max_entries).check(fd)
+        except Failure as exc:
+            if exc.reason is Reason.PROTECTED_PATH:
+                raise exc from None
+            # anything else (a denied entry, the limit): it stays a plain NOT_EMPTY
 
 
 def _unlink(name: str, dfd: int, path: str) -> None:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
-from fsgate_server.helper.mutable import Judge
+from fsgate_server.helper.mutable import EntryJudge, Judge
 from fsgate_server.helper.resolve import classify, closing_fd, kernel_path
 from fsgate_server.helper.walk import join
 
@@ -61,9 +61,11 @@ class Tree:
 
     # --- the names of one entry ---------------------------------------------------------
 
-    def _judge(self, where: str, rel: str) -> Failure | None:
-        aliases = tuple(join(a, rel) for a in self.aliases)
-        return self.judge.refusal(where, aliases, below=rel)
+    def _entries_of(self, real: str, prefix: str) -> EntryJudge:
+        """The judge of the entries of the directory at ``real`` (``prefix`` below top)."""
+        rel = prefix.rstrip("/")
+        aliases = tuple(join(a, rel) if rel else a for a in self.aliases)
+        return self.judge.entries_of(real, aliases)
 
     def _outcome(self) -> str:
         return f"{self.removed} entries removed" if self.clearing else "nothing removed"
@@ -99,10 +101,10 @@ class Tree:
 
     def _check(self, fd: int, real: str, prefix: str, level: int) -> None:
         subdirs = []
+        judge = self._entries_of(real, prefix)
         for name, is_dir in self._scan(fd):
             self._count()
-            rel = prefix + name
-            refusal = self._judge(join(real, name), rel)
+            refusal = judge(name, prefix + name)
             if refusal is not None:
                 raise refusal
             if is_dir:
@@ -130,15 +132,15 @@ class Tree:
         self._clear(fd, self.top, "", 1)
 
     def _clear(self, fd: int, real: str, prefix: str, level: int) -> None:
+        judge = self._entries_of(real, prefix)
         for name, is_dir in self._scan(fd):
             self._count()
             rel = prefix + name
-            where = join(real, name)
-            refusal = self._judge(where, rel)
+            refusal = judge(name, rel)
             if refusal is not None:
                 self.kept = self.kept or refusal
                 continue
-            self.remove_entry(fd, name, where, rel + "/", level, is_dir)
+            self.remove_entry(fd, name, join(real, name), rel + "/", level, is_dir)
 
     def remove_entry(self, fd: int, name: str, where: str, prefix: str, level: int,
                      is_dir: bool) -> None:
