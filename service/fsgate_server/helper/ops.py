@@ -8,7 +8,7 @@ lookup, and only then is that same inode reopened for reading or writing. Denied
 judged by what they resolve to, as well as by name (walk.enforced). The kernel sandbox
 (Landlock or bwrap) is the second, independent wall: content is only ever read through an
 open the kernel judged. The operations live in reading.py (Stat, ReadFile), listing.py
-(ListDir), writing.py (WriteFile) and temps.py (the start-up sweep).
+(ListDir), writing.py (WriteFile), editing.py (EditFile) and temps.py (the start-up sweep).
 """
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ import socket
 
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
+from fsgate_server.helper.editing import op_edit
 from fsgate_server.helper.listing import op_list
 from fsgate_server.helper.messages import (
+    EditArgs,
     ErrorReport,
     Fact,
     ListArgs,
@@ -51,6 +53,8 @@ def _carry_out(sock: socket.socket, req: Request) -> None:
             op_list(sock, req)
         case WriteArgs():
             op_write(sock, req)
+        case EditArgs():
+            op_edit(sock, req)
         case SweepArgs():
             op_sweep(sock, req)
         case _:
