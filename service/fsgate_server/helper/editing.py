@@ -117,7 +117,8 @@ def _read_text(dfd: int, name: str, leaf_st: os.stat_result | None, req: EditArg
 
 
 def _read_all(fd: int, max_bytes: int, path: str) -> bytes:
-    parts, total = [], 0
+    parts: list[bytes] = []
+    total = 0
     while True:
         try:
             part = os.read(fd, min(1 << 20, max_bytes + 1 - total))

@@ -29,9 +29,9 @@ from typing import ClassVar
 
 from fsgate_server.policy import EffectivePolicy
 
-__all__ = ["EDIT_ATTEMPTS", "REQUESTS", "EditArgs", "EditDone", "Entry", "ErrorReport", "Fact", "FileFacts",
-           "FileType", "ListArgs", "ListPage", "ReadArgs", "Request", "StatArgs", "SweepArgs",
-           "SweepDone", "TextEdit", "WriteArgs", "WriteDone"]
+__all__ = ["EDIT_ATTEMPTS", "REQUESTS", "EditArgs", "EditDone", "Entry", "ErrorReport", "Fact",
+           "FileFacts", "FileType", "ListArgs", "ListPage", "ReadArgs", "Request", "StatArgs",
+           "SweepArgs", "SweepDone", "TextEdit", "WriteArgs", "WriteDone"]
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
