@@ -3,12 +3,15 @@ confined helper, the file replaced through WriteFile's own commit (writing.py: a
 temporary, made durable, named by rename under the directory lock with a version check).
 
 An edit is a read-modify-write, so the commit checks that the file is still the version
-that was read: a writer that got in between is never overwritten. Without ``if_version``
-the edit is then done again on what that writer left (READY once more; at most
-EDIT_ATTEMPTS times); with it, it fails VERSION_MISMATCH, as the caller asked.
+that was read: a writer that got in between is never overwritten. With ``if_version`` the
+edit then fails VERSION_MISMATCH, as the caller asked; without, it is done again on what
+that writer left (READY once more, at most EDIT_ATTEMPTS times), this time holding the
+directory lock every fsgate commit takes from the read to its own commit, so that only a
+writer outside fsgate can get in between again.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import stat
@@ -22,7 +25,7 @@ from fsgate_server.helper.messages import EDIT_ATTEMPTS, EditArgs, EditDone, Tex
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.request import info_of, version_of
 from fsgate_server.helper.resolve import classify, closing_fd, reopen
-from fsgate_server.helper.textdiff import unified_diff
+from fsgate_server.helper.textdiff import Changes, unified_diff
 from fsgate_server.helper.writing import TempFile, prepare_and_commit, write_target
 
 __all__ = ["apply_edits", "op_edit"]
@@ -35,9 +38,9 @@ class _Changed(Exception):
 
 
 def op_edit(sock: socket.socket, req: EditArgs) -> None:
-    for _ in range(EDIT_ATTEMPTS):
+    for attempt in range(EDIT_ATTEMPTS):
         try:
-            done = _attempt(sock, req)
+            done = _attempt(sock, req, locked=attempt > 0)
         except _Changed:
             if req.if_version:
                 raise Failure(Reason.VERSION_MISMATCH,
@@ -50,14 +53,16 @@ def op_edit(sock: socket.socket, req: EditArgs) -> None:
                   "attempts to edit it")
 
 
-def _attempt(sock: socket.socket, req: EditArgs) -> EditDone:
+def _attempt(sock: socket.socket, req: EditArgs, *, locked: bool) -> EditDone:
     dfd, name, leaf_st = write_target(req, create_parents=False)
     try:
+        if locked and not req.dry_run:
+            # Held until the commit, which takes it again on this same descriptor (for
+            # flock a no-op) and releases it; closing dfd releases it on any failure.
+            fcntl.flock(dfd, fcntl.LOCK_EX)
         old, st = _read_text(dfd, name, leaf_st, req)
-        new, replacements, same_head, same_tail = apply_edits(old, req.edits, req.max_bytes,
-                                                              req.path)
-        diff, truncated = unified_diff(old, new, req.path.rsplit("/", 1)[-1], same_head,
-                                       same_tail)
+        new, replacements, changes = apply_edits(old, req.edits, req.max_bytes, req.path)
+        diff, truncated = unified_diff(old, new, req.path.rsplit("/", 1)[-1], changes)
         if req.dry_run:
             return EditDone(info=info_of(req.path, st), replacements=replacements, diff=diff,
                             diff_truncated=truncated)
@@ -143,16 +148,15 @@ def _write_all(fd: int, data: bytes, path: str) -> None:
 
 
 def apply_edits(text: bytes, edits: Sequence[TextEdit], max_bytes: int, path: str
-                ) -> tuple[bytes, int, int, int]:
+                ) -> tuple[bytes, int, Changes]:
     """The text after every edit, in order, each on the result of the one before; the
-    number of replacements; and how many bytes at the start and at the end are surely
-    unchanged (for the diff). On bytes: UTF-8 text searched for UTF-8 text only matches
-    at character boundaries.
+    number of replacements; and where the result differs from ``text`` (for the diff).
+    On bytes: UTF-8 text searched for UTF-8 text only matches at character boundaries.
 
     An occurrence is counted as ``replace_all`` replaces them: left to right, never
     overlapping. Exactly one is required without ``replace_all``; a text whose one
     occurrence overlaps a second one (``aa`` in ``aaa``) is ambiguous too."""
-    same_head = same_tail = len(text)
+    changes = Changes()
     total = 0
     for index, edit in enumerate(edits):
         old, new = edit.old_text.encode(), edit.new_text.encode()
@@ -169,16 +173,30 @@ def apply_edits(text: bytes, edits: Sequence[TextEdit], max_bytes: int, path: st
                 raise _mismatch(Reason.AMBIGUOUS_MATCH, path, index, count,
                                 f"occurs {count} times (give more context to make it "
                                 "unique, or set replace_all)")
-        size = len(text) + count * (len(new) - len(old))
+        grow = len(new) - len(old)
+        size = len(text) + count * grow
         if size > max_bytes:
             raise Failure(Reason.TOO_LARGE, f"{path}: edit {index} would make the file "
                           f"{size} bytes, over the edit limit of {max_bytes}")
-        last_end = (text.rfind(old) if edit.replace_all else first) + len(old)
-        same_head = min(same_head, first)
-        same_tail = min(same_tail, len(text) - last_end)
+        if count <= MAX_TRACKED:
+            changes.replaced(_occurrences(text, old, first, count), grow)
+        else:  # the diff shows the whole stretch from the first to the last as one change
+            changes.replaced([(first, text.rfind(old) + len(old))], count * grow)
         text = text.replace(old, new, -1 if edit.replace_all else 1)
         total += count
-    return text, total, same_head, same_tail
+    return text, total, changes
+
+
+MAX_TRACKED = 100_000  # occurrences of one edit the diff tells apart
+
+
+def _occurrences(text: bytes, old: bytes, first: int, count: int) -> list[tuple[int, int]]:
+    """Where bytes.replace replaces: left to right, not overlapping."""
+    spans, at = [], first
+    for _ in range(count):
+        spans.append((at, at + len(old)))
+        at = text.find(old, at + len(old))
+    return spans
 
 
 def _mismatch(reason: Reason, path: str, index: int, count: int, what: str) -> Failure:
