@@ -3,6 +3,7 @@ each failure with its code and reason (and the ``edit``/``count`` metadata of a 
 and the tree unchanged after every failure and after a dry run."""
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import subprocess
@@ -353,3 +354,24 @@ def test_an_edit_that_would_grow_the_file_over_the_limit_is_too_large(
         assert (code, reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_LARGE")
         assert stub.EditFile(request(small.root / "grow.txt", ("a", "x" * 40, True))
                              ).info.size == 10 * 41
+
+
+# --- the asyncio client -------------------------------------------------------------------
+
+def test_async_client_edits_previews_and_raises_the_same(served: ServerProcess,
+                                                         ws: Path) -> None:
+    target = ws / "a.txt"
+    target.write_text("one two\n")
+
+    async def body() -> None:
+        async with fsgate.AsyncClient(served.target) as aio:
+            preview = await aio.edit_file(str(target), "one", "1", dry_run=True)
+            assert preview.replacements == 1 and target.read_text() == "one two\n"
+            done = await aio.edit_file(str(target), edits=[Edit("one", "1"), ("two", "2")])
+            assert (done.replacements, done.info.size) == (2, 4)
+            with pytest.raises(fsgate.NoMatch) as caught:
+                await aio.edit_file(str(target), "one", "1")
+            assert (caught.value.edit, caught.value.count) == (0, 0)
+
+    asyncio.run(body())
+    assert target.read_text() == "1 2\n"
