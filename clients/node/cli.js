@@ -1,20 +1,23 @@
 #!/usr/bin/env node
 'use strict';
-// fsgate from Node.js: read, write, ls and stat through a real fsgate server.
+// fsgate from Node.js: read, write, ls, stat and edit through a real fsgate server.
 //
 //   node clients/node/cli.js [--target ADDR] [--token-file FILE] COMMAND PATH
 //     stat PATH              one JSON object (FileInfo)
 //     ls PATH [--depth N]    one JSON object per entry and line, page after page
-//     read PATH              the content, to stdout
+//     read PATH [--lines A:B | --tail N]     the content (or those lines), to stdout
 //     write PATH [--parents] [--create-new]   content from stdin; prints the result as JSON
+//     edit PATH --old TEXT --new TEXT [--old TEXT --new TEXT ...] [--all] [--dry-run]
+//          [--if-version V]                    prints the result as JSON
 //
 // The JSON is exactly what the Python CLI prints with --json (`fsgate stat --json`,
-// `fsgate ls --json`, `fsgate write --json`): the same fields with the same values.
+// `fsgate ls --json`, `fsgate write --json`, `fsgate edit --json`): the same fields with
+// the same values. --lines A:B counts from 1 and includes both ends, as `fsgate read`.
 //
 // ADDR defaults to $FSGATE_TARGET, else 127.0.0.1:50051. A failed call prints
 // {"error": {code, codeName, message, reason, domain, metadata}} to stderr and exits with
 // the fsgate CLI's codes: 3 not found, 4 denied, 5 already exists / version mismatch,
-// 2 invalid argument, 1 anything else.
+// 2 invalid argument, 1 anything else (an edit's NO_MATCH / AMBIGUOUS_MATCH among them).
 
 const fs = require('node:fs');
 const { parseArgs } = require('node:util');
@@ -24,6 +27,23 @@ const EXIT = {
   INVALID_ARGUMENT: 2, NOT_FOUND: 3, PERMISSION_DENIED: 4, UNAUTHENTICATED: 4,
   ALREADY_EXISTS: 5, ABORTED: 5,
 };
+
+/** --lines A:B (1-based, both ends; A: to the end) or --tail N as readFile options; null
+ * when malformed. */
+function lineWindow(values) {
+  if (values.lines !== undefined && values.tail !== undefined) return null;
+  if (values.tail !== undefined) {
+    const n = Number(values.tail);
+    return Number.isInteger(n) && n >= 1 ? { tailLines: n } : null;
+  }
+  if (values.lines === undefined) return {};
+  const m = /^(\d*)(:?)(\d*)$/.exec(values.lines);
+  if (!m || (!m[1] && !m[3])) return null;
+  const first = m[1] ? Number(m[1]) : 1;
+  const last = m[3] ? Number(m[3]) : (m[2] ? 0 : first);
+  if (first < 1 || (last && last < first)) return null;
+  return { lineOffset: first - 1, lineLimit: last ? last - first + 1 : 0 };
+}
 
 async function main(argv) {
   const { values, positionals } = parseArgs({
@@ -35,12 +55,23 @@ async function main(argv) {
       depth: { type: 'string', default: '1' },
       parents: { type: 'boolean', default: false },
       'create-new': { type: 'boolean', default: false },
+      old: { type: 'string', multiple: true, default: [] },
+      new: { type: 'string', multiple: true, default: [] },
+      all: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      'if-version': { type: 'string', default: '' },
+      lines: { type: 'string' },
+      tail: { type: 'string' },
     },
   });
   const [command, path] = positionals;
-  if (!['stat', 'ls', 'read', 'write'].includes(command) || !path || positionals.length > 2) {
+  const window = command === 'read' ? lineWindow(values) : {};
+  if (!['stat', 'ls', 'read', 'write', 'edit'].includes(command) || !path
+      || positionals.length > 2 || window === null
+      || (command === 'edit' && (values.old.length === 0
+        || values.old.length !== values.new.length))) {
     process.stderr.write('usage: cli.js [--target ADDR] [--token-file FILE] '
-      + '{stat|ls|read|write} PATH\n');
+      + '{stat|ls|read|write|edit} PATH (edit: --old TEXT --new TEXT, paired)\n');
     return 2;
   }
   const target = values.target || process.env.FSGATE_TARGET || '127.0.0.1:50051';
@@ -56,7 +87,15 @@ async function main(argv) {
         process.stdout.write(`${JSON.stringify(entry)}\n`);
       }
     } else if (command === 'read') {
-      await client.readFile(path, process.stdout);
+      await client.readFile(path, process.stdout, window);
+    } else if (command === 'edit') {
+      const edits = values.old.map((oldText, i) => ({
+        oldText, newText: values.new[i], replaceAll: values.all,
+      }));
+      const result = await client.editFile(path, edits, {
+        ifVersion: values['if-version'], dryRun: values['dry-run'],
+      });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
     } else {
       const result = await client.writeFile(path, process.stdin, {
         createParents: values.parents, createNew: values['create-new'],
