@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import figures, namespace
+from . import edit, figures, namespace
 from .servers import REPO, Client, RssSampler, Server, tree_rss
 
 MiB = 1 << 20
@@ -285,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         measure_rss(subjects, plan, ws)
         measure_listing(subjects, plan, ws)
         namespace.measure(subjects, plan, ws["rw"], log)
+        edit.measure(subjects, plan, ws["rw"])
     finally:
         for s in subjects:
             s.client.stop()

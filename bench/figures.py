@@ -37,8 +37,18 @@ def figures() -> list[Figure]:
         Figure("rss_write.peak_mib", "peak RSS, server tree, writing huge file", "MiB", "lower"),
         Figure("rss_write.growth_mib", "RSS growth, writing huge file", "MiB", "lower"),
         Figure("list_all.seconds", "ListDir paging through all entries", "s", "lower"),
+        *EDIT_FIGURES,
     ]
     return out + [Figure(*row) for row in NAMESPACE_FIGURES]
+
+
+EDIT_FIGURES = (  # bench/edit.py
+    Figure("edit4k.p50_ms", "EditFile 4 KiB p50, c=1", "ms", "lower"),
+    Figure("edit4k.write4k_p50_ms", "WriteFile 4 KiB p50, interleaved with it", "ms", "lower"),
+    Figure("edit4k.over_write4k", "EditFile / WriteFile 4 KiB p50, same loop", "x", "lower"),
+    Figure("tail1g.p50_ms", "ReadFile tail_lines=10 of a 1 GiB (sparse) file p50", "ms",
+           "lower"),
+)
 
 
 # Codex's exec-server figures that have an fsgate counterpart: fsgate key -> peer key.
@@ -108,7 +118,7 @@ class Target:
     backend: str
     key: str
     limit: float
-    against: str  # "baseline" or "peer"
+    against: str  # "baseline", "peer", or "value" (the figure itself)
     at_most: bool
 
 
@@ -131,6 +141,10 @@ TARGETS = (
            "baseline", False),
     Target("landlock WriteFile big file MB/s / baseline", "landlock", "write_big.mb_per_s",
            0.90, "baseline", False),
+    *(Target(f"{b} EditFile 4 KiB p50 / WriteFile 4 KiB p50 (issue 13)", b,
+             "edit4k.over_write4k", 1.3, "value", True) for b in ("landlock", "bwrap")),
+    *(Target(f"{b} tail_lines=10 of a 1 GiB sparse file p50, ms (issue 13)", b,
+             "tail1g.p50_ms", 5.0, "value", True) for b in ("landlock", "bwrap")),
 )
 RSS_TARGET_MIB = 64.0
 
@@ -139,7 +153,7 @@ def check_targets(results: dict[str, dict[str, float]], rat: dict[str, dict[str,
                   prat: dict[str, dict[str, float | None]]) -> list[dict[str, Any]]:
     out = []
     for t in TARGETS:
-        table = rat if t.against == "baseline" else prat
+        table: dict[str, Any] = {"baseline": rat, "peer": prat}.get(t.against, results)
         got = table.get(t.backend, {}).get(t.key)
         ok = None if got is None else (got <= t.limit if t.at_most else got >= t.limit)
         out.append({"target": t.text, "limit": f"{'≤' if t.at_most else '≥'} {t.limit:g}",

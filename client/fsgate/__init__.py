@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fsgate._async_client import AsyncClient
     from fsgate._client import Client
+    from fsgate._edit import Edit, EditResult
     from fsgate._errors import (
         AlreadyExists,
         AmbiguousMatch,
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "AsyncClient": "fsgate._async_client",
     "Client": "fsgate._client",
+    "Edit": "fsgate._edit",
+    "EditResult": "fsgate._edit",
     "AlreadyExists": "fsgate._errors",
     "NotText": "fsgate._errors",
     "NotEmpty": "fsgate._errors",
@@ -140,7 +143,9 @@ __all__ = [
     "CwdRequired",
     "DeadlineExceeded",
     "DirEntry",
+    "Edit",
     "EditMismatch",
+    "EditResult",
     "FailedPrecondition",
     "FileInfo",
     "FileType",

@@ -5,7 +5,8 @@ async iterators, the same exceptions, deadlines, retries and channel arguments (
 :class:`fsgate._base._ClientBase`). ReadFile, ListDir and Stat run on a grpc.aio channel;
 WriteFile runs on a blocking channel fed from the loop, because grpc.aio can lose the
 server's status of a rejected write (see :mod:`fsgate._async_write`); its start and
-outcome are the blocking client's (:mod:`fsgate._write`).
+outcome are the blocking client's (:mod:`fsgate._write`). EditFile and the line windows
+are :mod:`fsgate._edit`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from fsgate._base import (
     _ClientBase,
 )
 from fsgate._channel import AsyncStub, Stub
+from fsgate._edit import AsyncEditMethods
 from fsgate._namespace import AsyncNamespaceMethods
 from fsgate._transfer import AsyncTransferMixin
 from fsgate._types import (
@@ -57,7 +59,7 @@ def _settle_soon(loop: asyncio.AbstractEventLoop, ended: asyncio.Future[None]) -
 
 
 # --- the asyncio client -------------------------------------------------------------------
-class AsyncClient(AsyncNamespaceMethods, AsyncTransferMixin, _ClientBase):
+class AsyncClient(AsyncNamespaceMethods, AsyncTransferMixin, AsyncEditMethods, _ClientBase):
     """An asyncio client for one fsgate server; use it as ``async with``.
 
     Same arguments, methods, defaults and exceptions as :class:`fsgate.Client`; the
@@ -153,6 +155,11 @@ class AsyncClient(AsyncNamespaceMethods, AsyncTransferMixin, _ClientBase):
         """
         rpc = self._prepare_read(path, offset=offset, length=length, chunk_size=chunk_size,
                                  policy=policy, timeout=timeout)
+        return await self._open_stream(rpc)
+
+    async def _open_stream(self, rpc: Prepared[fsgate_pb2.ReadFileRequest]
+                           ) -> tuple[FileInfo, AsyncGenerator[bytes, None]]:
+        """Start a prepared ReadFile (a byte range, or a line window: ``_edit.py``)."""
         call = self._open().ReadFile(rpc.request, timeout=rpc.timeout, metadata=rpc.metadata)
         responses = aiter(call)
         try:

@@ -3,7 +3,8 @@
 :class:`Client` is :class:`fsgate._base._ClientBase` -- each RPC's prepare step and
 response conversion, and the error boundary ``_errors`` where every ``grpc.RpcError``
 becomes an :class:`fsgate.FsgateError` ``from`` the original -- plus the I/O on a
-blocking gRPC channel. WriteFile is :mod:`fsgate._write`.
+blocking gRPC channel. WriteFile is :mod:`fsgate._write`; EditFile and the line windows
+(``edit_file``, ``read_lines``, ``tail``) are :mod:`fsgate._edit`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fsgate._base import (
     _ClientBase,
 )
 from fsgate._channel import cancel
+from fsgate._edit import EditMethods
 from fsgate._namespace import NamespaceMethods
 from fsgate._transfer import TransferMixin
 from fsgate._types import (
@@ -56,7 +58,7 @@ __all__ = [
 
 
 # --- the blocking client ------------------------------------------------------------------
-class Client(NamespaceMethods, TransferMixin, _ClientBase):
+class Client(NamespaceMethods, TransferMixin, EditMethods, _ClientBase):
     """A blocking client for one fsgate server; thread-safe, use it as a context manager.
 
     Args:
@@ -141,6 +143,11 @@ class Client(NamespaceMethods, TransferMixin, _ClientBase):
         """
         rpc = self._prepare_read(path, offset=offset, length=length, chunk_size=chunk_size,
                                  policy=policy, timeout=timeout)
+        return self._open_stream(rpc)
+
+    def _open_stream(self, rpc: Prepared[fsgate_pb2.ReadFileRequest]
+                     ) -> tuple[FileInfo, Iterator[bytes]]:
+        """Start a prepared ReadFile (a byte range, or a line window: ``_edit.py``)."""
         self._check_open()
         with self._errors(rpc.path):
             call = self._stub.ReadFile(rpc.request, timeout=rpc.timeout, metadata=rpc.metadata)

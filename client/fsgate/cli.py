@@ -1,4 +1,5 @@
-"""The client subcommands of the ``fsgate`` command: read, write, ls, stat.
+"""The client subcommands of the ``fsgate`` command: read, write, ls, stat (here) and each
+family's (``COMMAND_FAMILIES``: edit is :mod:`fsgate._cli_edit`).
 
 ``fsgate_server.cli`` builds the full ``fsgate`` parser and calls
 :func:`add_client_commands`; :func:`main` here builds a parser with only these commands.
@@ -25,6 +26,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from fsgate import _cli_namespace
+from fsgate._cli_edit import add_commands as add_edit_commands
+from fsgate._cli_edit import add_line_options, open_window
 from fsgate._cli_json import entry_json, info_json, print_json, write_json
 from fsgate._cli_local import open_input, open_output
 from fsgate._cli_run import (
@@ -64,6 +67,7 @@ def _add_file_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     )
     read.add_argument("path", metavar="PATH")
     read.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    add_line_options(read)
     progress_option(read)
     read.set_defaults(func=_cmd_read)
 
@@ -117,6 +121,7 @@ COMMAND_FAMILIES: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentPa
     _add_file_commands,
     _cli_namespace.add_commands,
     add_transfer_commands,
+    add_edit_commands,
 )
 
 
@@ -136,12 +141,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- commands -----------------------------------------------------------------------------
 def _cmd_read(args: argparse.Namespace) -> int:
     def run(client: Client) -> int:
-        info, chunks = client.open_read(args.path, policy=policy_for(args), timeout=args.timeout)
-        show = wants_progress(args.progress, sys.stderr, info.size)
+        _, chunks, total = open_window(client, args)  # the file, or --lines / --tail
+        show = wants_progress(args.progress, sys.stderr, total)
         # The output is opened only once the file is known to be readable, so a failed
         # read leaves no empty OUT behind.
         with open_output(args.output) as out, \
-                progress(show, sys.stderr, info.size, _label(args.path)) as update:
+                progress(show, sys.stderr, total, _label(args.path)) as update:
             for chunk in chunks:
                 out.write(chunk)
                 update(len(chunk))

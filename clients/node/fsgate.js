@@ -6,14 +6,16 @@
 //   const client = fsgate.connect('unix:/run/fsgate.sock', { token });
 //   const info = await client.stat('/ws/a.txt');
 //   for await (const entry of client.listDir('/ws', { depth: 2 })) console.log(entry.name);
+//   const { diff } = await client.editFile('/ws/a.txt', { oldText: 'foo', newText: 'bar' });
+//   const last = await client.tail('/ws/app.log', 10); // ['line\n', ...]
 //
 // Results are plain objects in exactly the form the Python CLI prints with --json (see
 // fsgate/_cli_json.py): FileInfo {path, type: "regular", size, mode: "0644",
 // modified_time: "2024-05-06T07:08:09.123456Z", version, symlink_target}, entries
 // {name, raw_name_base64, info}, writes {info, bytes_written}, removals {removed}, moves
-// {info}, copies {info, bytes_copied, entries_copied}, server info {version, backend,
-// landlock_abi, roots: [{path, writable}], limits: {...}}; JSON.stringify of one is what
-// `fsgate ... --json` prints for the same call.
+// {info}, copies {info, bytes_copied, entries_copied}, edits {info, replacements, diff,
+// diff_truncated}, server info {version, backend, landlock_abi, roots: [{path, writable}],
+// limits: {...}}; JSON.stringify of one is what `fsgate ... --json` prints for the same call.
 //
 // Every call has a deadline (callMs for unary calls, transferMs for a whole read or
 // write stream). Failed calls reject with a FsgateError carrying the gRPC code and the
@@ -139,6 +141,30 @@ function serverInfo(r) {
   };
 }
 
+/** Split bytes into lines as the server counts them: each ends with "\n" (the last may
+ * not; a "\r" before it stays), decoded as UTF-8 (invalid bytes become U+FFFD). */
+function splitLines(data) {
+  const lines = [];
+  let start = 0;
+  for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
+    lines.push(data.subarray(start, nl + 1).toString('utf8'));
+    start = nl + 1;
+  }
+  if (start < data.length) lines.push(data.subarray(start).toString('utf8'));
+  return lines;
+}
+
+/** One edit, or a list of them, as EditFile's wire edits: {oldText, newText, replaceAll}. */
+function wireEdits(edits) {
+  const list = Array.isArray(edits) ? edits : [edits];
+  return list.map((e) => {
+    if (!e || typeof e.oldText !== 'string' || typeof e.newText !== 'string') {
+      throw new TypeError('an edit is {oldText: string, newText: string, replaceAll?: boolean}');
+    }
+    return { old_text: e.oldText, new_text: e.newText, replace_all: Boolean(e.replaceAll) };
+  });
+}
+
 function deadline(ms) {
   return new Date(Date.now() + ms);
 }
@@ -170,7 +196,15 @@ function connect(target, options = {}) {
     return { entries: r.entries.map(dirEntry), next_page_token: r.next_page_token };
   };
 
-  return {
+  // A line window's bytes, in memory (a window, not a whole file).
+  const collect = async (p, window) => {
+    const parts = [];
+    const sink = { write: (chunk) => { parts.push(Buffer.from(chunk)); return true; } };
+    await client.readFile(p, sink, window);
+    return Buffer.concat(parts);
+  };
+
+  const client = {
     /** FileInfo of one path. */
     async stat(p, { followSymlinks = false } = {}) {
       const r = await unary('Stat', { path: p, follow_symlinks: followSymlinks, ...sandbox });
@@ -229,10 +263,18 @@ function connect(target, options = {}) {
       }
     },
 
-    /** Stream a regular file into `sink` (a Writable); resolves to its FileInfo. */
-    readFile(p, sink) {
+    /**
+     * Stream a regular file into `sink` (a Writable); resolves to its FileInfo. Options
+     * ask for a line window instead of the whole file: lineOffset (0-based), lineLimit
+     * (0: to the end), or tailLines (the last N, read backwards from the end).
+     */
+    readFile(p, sink, { lineOffset = 0, lineLimit = 0, tailLines = 0 } = {}) {
       return new Promise((resolve, reject) => {
-        const call = stub.ReadFile({ path: p, ...sandbox }, metadata(),
+        const request = {
+          path: p, line_offset: lineOffset, line_limit: lineLimit, tail_lines: tailLines,
+          ...sandbox,
+        };
+        const call = stub.ReadFile(request, metadata(),
           { deadline: deadline(opts.transferMs) });
         let info = null;
         call.on('data', (msg) => {
@@ -307,10 +349,42 @@ function connect(target, options = {}) {
       };
     },
 
+    /**
+     * Replace exact text in a UTF-8 file, atomically: `edits` is {oldText, newText,
+     * replaceAll} or a list of them, applied in order, each to the result of the one
+     * before, all or nothing. Resolves to {info, replacements, diff, diff_truncated}.
+     * Options: ifVersion (edit only that version, else ABORTED/VERSION_MISMATCH), dryRun.
+     * A text that does not occur (or occurs more than once without replaceAll) rejects
+     * with reason NO_MATCH / AMBIGUOUS_MATCH, and metadata {edit, count}.
+     */
+    async editFile(p, edits, { ifVersion = '', dryRun = false } = {}) {
+      const r = await unary('EditFile', {
+        path: p, edits: wireEdits(edits), if_version: ifVersion, dry_run: dryRun, ...sandbox,
+      });
+      return {
+        info: fileInfo(r.info), replacements: r.replacements, diff: r.diff,
+        diff_truncated: r.diff_truncated,
+      };
+    },
+
+    /** Lines offset (0-based) to offset + limit (0: to the end), each with its "\n". */
+    async readLines(p, { offset = 0, limit = 0 } = {}) {
+      return splitLines(await collect(p, { lineOffset: offset, lineLimit: limit }));
+    },
+
+    /** The last n lines (n >= 1), each with its "\n"; a tail of a huge file is cheap. */
+    async tail(p, n = 10) {
+      if (!Number.isInteger(n) || n < 1) throw new RangeError('tail needs n >= 1');
+      return splitLines(await collect(p, { tailLines: n }));
+    },
+
     close() {
       stub.close();
     },
   };
+  return client;
 }
 
-module.exports = { connect, FsgateError, fileInfo, dirEntry, serverInfo, PROTOS };
+module.exports = {
+  connect, FsgateError, fileInfo, dirEntry, serverInfo, splitLines, PROTOS,
+};

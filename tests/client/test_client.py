@@ -59,6 +59,7 @@ def test_public_surface_is_pinned() -> None:
         "AmbiguousMatch", "EditMismatch", "InvalidPattern", "NoMatch", "NotEmpty", "NotText",
         "RemoveResult", "ServerInfo", "ServerLimits", "ServerRoot",
         "CopyResult", "MoveResult",
+        "Edit", "EditResult",
     ])
     assert all(hasattr(fsgate, name) for name in fsgate.__all__)
     assert fsgate.__version__ == "0.1.0"

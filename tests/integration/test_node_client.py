@@ -312,3 +312,74 @@ def test_node_move_and_copy_errors_carry_the_code_and_reason(server: ServerProce
 
     overwrote = node(server, node_client, "cp", str(ws / "a"), str(ws / "b"), "--overwrite")
     assert overwrote.returncode == 0 and (ws / "b").read_bytes() == b"new"
+
+
+def test_node_edit_prints_the_same_json_as_the_python_cli(server: ServerProcess,
+                                                          node_client: Path, ws: Path) -> None:
+    (ws / "n.txt").write_text("alpha beta\nalpha\n")
+    (ws / "p.txt").write_text("alpha beta\nalpha\n")
+    args = ("--old", "alpha", "--new", "gamma", "--old", "beta", "--new", "delta", "--all")
+
+    from_node = node(server, node_client, "edit", str(ws / "n.txt"), *args)
+    from_python = python_cli(server, "edit", str(ws / "p.txt"), *args, "--json")
+
+    assert from_node.returncode == from_python.returncode == 0, from_node.stderr
+    node_result, python_result = json.loads(from_node.stdout), json.loads(from_python.stdout)
+    assert sorted(node_result) == sorted(python_result) == [
+        "diff", "diff_truncated", "info", "replacements"]
+    assert node_result["replacements"] == python_result["replacements"] == 3
+    assert node_result["diff"] == python_result["diff"].replace("p.txt", "n.txt")
+    assert sorted(node_result["info"]) == sorted(python_result["info"])
+    assert (ws / "n.txt").read_text() == (ws / "p.txt").read_text() == "gamma delta\ngamma\n"
+
+
+def test_node_edit_mismatch_and_dry_run(server: ServerProcess, node_client: Path,
+                                        ws: Path) -> None:
+    (ws / "m.txt").write_text("x x\n")
+    before = snapshot(ws)
+
+    ambiguous = node(server, node_client, "edit", str(ws / "m.txt"), "--old", "x", "--new", "y")
+    assert ambiguous.returncode == 1
+    assert (error_of(ambiguous)["reason"], error_of(ambiguous)["metadata"]) == (
+        "AMBIGUOUS_MATCH", {"edit": "0", "count": "2", "path": str(ws / "m.txt")})
+    dry = node(server, node_client, "edit", str(ws / "m.txt"), "--old", "x", "--new", "y",
+               "--all", "--dry-run")
+    assert dry.returncode == 0 and json.loads(dry.stdout)["replacements"] == 2
+    assert snapshot(ws) == before
+    unpaired = node(server, node_client, "edit", str(ws / "m.txt"), "--old", "x")
+    assert unpaired.returncode == 2
+
+
+LINES = """
+const fsgate = require(process.argv[1]);
+const client = fsgate.connect(process.argv[2]);
+(async () => {
+  const out = {
+    window: await client.readLines(process.argv[3], { offset: 1, limit: 2 }),
+    rest: await client.readLines(process.argv[3], { offset: 3 }),
+    tail: await client.tail(process.argv[3], 2),
+    all: await client.tail(process.argv[3]),
+  };
+  try { await client.tail(process.argv[3], 0); } catch (err) { out.zero = err.name; }
+  client.close();
+  console.log(JSON.stringify(out));
+})().catch((err) => { console.error(err); process.exitCode = 1; });
+"""
+
+
+def test_node_read_lines_and_tail(server: ServerProcess, node_client: Path, ws: Path) -> None:
+    (ws / "l.txt").write_bytes("zero\r\none\ntwo\nthrée".encode())
+    assert NODE is not None
+    result = subprocess.run([NODE, "-e", LINES, str(node_client / "fsgate.js"),
+                             server.target, str(ws / "l.txt")], capture_output=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "window": ["one\n", "two\n"], "rest": ["thrée"], "tail": ["two\n", "thrée"],
+        "all": ["zero\r\n", "one\n", "two\n", "thrée"], "zero": "RangeError"}
+
+    cli_lines = node(server, node_client, "read", str(ws / "l.txt"), "--lines", "2:3")
+    cli_tail = node(server, node_client, "read", str(ws / "l.txt"), "--tail", "1")
+    assert (cli_lines.stdout, cli_tail.stdout) == (b"one\ntwo\n", "thrée".encode())
+    assert node(server, node_client, "read", str(ws / "l.txt"), "--lines", "0:1"
+                ).returncode == 2

@@ -304,14 +304,16 @@ class EditFileRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ..., sandbox: _Optional[_Union[SandboxPolicy, _Mapping]] = ..., edits: _Optional[_Iterable[_Union[Edit, _Mapping]]] = ..., if_version: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class EditFileResponse(_message.Message):
-    __slots__ = ("info", "replacements", "diff")
+    __slots__ = ("info", "replacements", "diff", "diff_truncated")
     INFO_FIELD_NUMBER: _ClassVar[int]
     REPLACEMENTS_FIELD_NUMBER: _ClassVar[int]
     DIFF_FIELD_NUMBER: _ClassVar[int]
+    DIFF_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     info: FileInfo
     replacements: int
     diff: str
-    def __init__(self, info: _Optional[_Union[FileInfo, _Mapping]] = ..., replacements: _Optional[int] = ..., diff: _Optional[str] = ...) -> None: ...
+    diff_truncated: bool
+    def __init__(self, info: _Optional[_Union[FileInfo, _Mapping]] = ..., replacements: _Optional[int] = ..., diff: _Optional[str] = ..., diff_truncated: _Optional[bool] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
     __slots__ = ("path", "sandbox", "pattern", "fixed_strings", "ignore_case", "include_globs", "exclude_globs", "include_hidden", "include_ignored", "context_lines", "max_matches", "files_only")

@@ -21,8 +21,11 @@ from fsgate_server.backends.channel import Executor, HelperCall
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
 from fsgate_server.helper.messages import (
+    EDIT_ATTEMPTS,
     CopyArgs,
     CopyDone,
+    EditArgs,
+    EditDone,
     FileFacts,
     ListArgs,
     ListPage,
@@ -125,8 +128,28 @@ class HelperClient:
             return _answer(call, WriteDone)
 
 
+    def edit(self, args: EditArgs, still_alive: Callable[[], bool]) -> EditDone:
+        """Edit a file. Each READY says the edited content is durable and unnamed; COMMIT
+        is sent only if still_alive() holds then (as for write). The helper says READY again
+        when the file changed before its commit and it edited anew, at most EDIT_ATTEMPTS
+        times; a dry run answers at once."""
+        with self._session(args) as call:
+            for _ in range(EDIT_ATTEMPTS):
+                kind, payload = call.recv()
+                if kind is Kind.RESULT:
+                    return _decoded(call, payload, EditDone)
+                if kind is not Kind.READY or args.dry_run:
+                    raise call.failed(f"expected READY or RESULT from helper, got {kind.name}")
+                _require(still_alive, args.path)
+                call.send(Kind.COMMIT)
+            return _answer(call, EditDone)
+
+
 def _answer(call: HelperCall, cls: type[M]) -> M:
-    payload = call.expect(Kind.RESULT)
+    return _decoded(call, call.expect(Kind.RESULT), cls)
+
+
+def _decoded(call: HelperCall, payload: bytes, cls: type[M]) -> M:
     try:
         return codec.decode(payload, cls)
     except ProtocolError as exc:

@@ -11,6 +11,8 @@ with the writable roots writable. Every answer is a RESULT, except an ERROR's Er
     ListArgs     ListPage                               REQUEST -> RESULT
     WriteArgs    WriteDone                              REQUEST -> READY DATA* END READY
                                                                  COMMIT -> RESULT
+    EditArgs     EditDone                               REQUEST -> (READY COMMIT)* RESULT
+                                                                 (none with dry_run)
     SweepArgs    SweepDone                              REQUEST -> RESULT
     MakeDirArgs  FileFacts                              REQUEST -> RESULT
     RemoveArgs   RemoveDone                             REQUEST -> RESULT
@@ -32,13 +34,10 @@ from typing import ClassVar
 
 from fsgate_server.policy import EffectivePolicy
 
-__all__ = ["REQUESTS", "Entry", "ErrorReport", "Fact", "FileFacts", "FileType", "ListArgs",
-           "ListPage", "MakeDirArgs", "ReadArgs", "RemoveArgs", "RemoveDone", "Request",
-           "StatArgs", "SweepArgs", "SweepDone", "WriteArgs", "WriteDone"]
-__all__ = ["REQUESTS", "CopyArgs", "CopyDone", "Entry", "ErrorReport", "Fact", "FileFacts",
-           "FileType", "ListArgs", "ListPage", "MoveAcrossArgs", "MoveArgs", "MoveDone",
-           "ReadArgs", "Request", "StatArgs", "SweepArgs", "SweepDone", "WriteArgs",
-           "WriteDone"]
+__all__ = ["EDIT_ATTEMPTS", "REQUESTS", "CopyArgs", "CopyDone", "EditArgs", "EditDone", "Entry",
+           "ErrorReport", "Fact", "FileFacts", "FileType", "ListArgs", "ListPage", "MakeDirArgs",
+           "MoveAcrossArgs", "MoveArgs", "MoveDone", "ReadArgs", "RemoveArgs", "RemoveDone",
+           "Request", "StatArgs", "SweepArgs", "SweepDone", "TextEdit", "WriteArgs", "WriteDone"]
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -81,6 +80,10 @@ class ReadArgs(Request):
     max_bytes: int
     offset: int = 0
     length: int = 0  # 0: to the end of the file
+    # A line window instead of a byte range (lines.py; the handler never sends both).
+    line_offset: int = 0  # 0-based first line
+    line_limit: int = 0  # 0: to the end
+    tail_lines: int = 0  # 0: off; else the last N lines
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +107,33 @@ class WriteArgs(Request):
     create_parents: bool = False
     if_version: str = ""
     file_mode: int = field(default=0, metadata={"max": 0o777})  # 0: keep or 0o644
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """One exact old -> new replacement of EditFile (``old_text`` is never empty)."""
+
+    old_text: str
+    new_text: str
+    replace_all: bool = False
+
+
+# The most times one edit is prepared (READY): it is done again when the file changed
+# between its read and its commit (editing.py). The server accepts no more READYs.
+EDIT_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class EditArgs(Request):
+    op: ClassVar[str] = "edit"
+    writes: ClassVar[bool] = True
+    # the temporary: made, written, linked, renamed over the target (or removed); an edit
+    # never creates a directory nor truncates anything
+    rights: ClassVar[frozenset[str]] = frozenset({"write_file", "make_reg", "remove_file"})
+    edits: tuple[TextEdit, ...]
+    max_bytes: int  # the file, before and after, in bytes
+    if_version: str = ""
+    dry_run: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,9 +218,9 @@ class CopyArgs(Request):
     max_bytes: int
 
 
-REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, SweepArgs,
-                                       MakeDirArgs, RemoveArgs, MoveArgs, MoveAcrossArgs,
-                                       CopyArgs)
+REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, EditArgs,
+                                       SweepArgs, MakeDirArgs, RemoveArgs, MoveArgs,
+                                       MoveAcrossArgs, CopyArgs)
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -224,6 +254,14 @@ class ListPage:
 class WriteDone:
     info: FileFacts
     bytes_written: int
+
+
+@dataclass(frozen=True)
+class EditDone:
+    info: FileFacts  # after the edit; before it with dry_run
+    replacements: int
+    diff: str
+    diff_truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -269,5 +307,5 @@ class ErrorReport:
     facts: tuple[Fact, ...] = ()
 
 
-ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, RemoveDone,
-                             MoveDone, CopyDone, Fact, ErrorReport)
+ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, EditDone, SweepDone,
+                             RemoveDone, MoveDone, CopyDone, Fact, ErrorReport)

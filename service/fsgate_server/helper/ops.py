@@ -8,10 +8,9 @@ lookup, and only then is that same inode reopened for reading or writing. Denied
 judged by what they resolve to, as well as by name (walk.enforced). The kernel sandbox
 (Landlock or bwrap) is the second, independent wall: content is only ever read through an
 open the kernel judged. The operations live in reading.py (Stat, ReadFile), listing.py
-(ListDir), writing.py (WriteFile), temps.py (the start-up sweep), makedir.py (MakeDir) and
-remove.py (Remove, with tree.py's walk).
-(ListDir), writing.py (WriteFile), temps.py (the start-up sweep), move.py (Move) and
-copy.py (Copy).
+(ListDir), writing.py (WriteFile), editing.py (EditFile), temps.py (the start-up sweep),
+makedir.py (MakeDir), remove.py (Remove, with tree.py's walk), move.py (Move) and copy.py
+(Copy).
 """
 from __future__ import annotations
 
@@ -21,10 +20,12 @@ import socket
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
 from fsgate_server.helper.copy import op_copy
+from fsgate_server.helper.editing import op_edit
 from fsgate_server.helper.listing import op_list
 from fsgate_server.helper.makedir import op_make_dir
 from fsgate_server.helper.messages import (
     CopyArgs,
+    EditArgs,
     ErrorReport,
     Fact,
     ListArgs,
@@ -62,6 +63,8 @@ def _carry_out(sock: socket.socket, req: Request) -> None:
             op_list(sock, req)
         case WriteArgs():
             op_write(sock, req)
+        case EditArgs():
+            op_edit(sock, req)
         case SweepArgs():
             op_sweep(sock, req)
         case MakeDirArgs():

@@ -1,5 +1,6 @@
 """The operations that read one file: Stat and ReadFile (pread or splice into the
-channel). ListDir is listing.py."""
+channel; a line window is first turned into its byte range by lines.py). ListDir is
+listing.py."""
 from __future__ import annotations
 
 import errno
@@ -11,7 +12,7 @@ import stat
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
-from fsgate_server.helper import codec, protocol
+from fsgate_server.helper import codec, lines, protocol
 from fsgate_server.helper.messages import ReadArgs, StatArgs
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.request import info_of
@@ -40,10 +41,14 @@ def op_read(sock: socket.socket, req: ReadArgs) -> None:
             raise Failure(Reason.NOT_REGULAR_FILE, f"{req.path}: not a regular file")
         available = max(st.st_size - offset, 0)
         todo = available if length == 0 else min(length, available)
-        if todo > max_bytes:
-            raise Failure(Reason.TOO_LARGE,
-                          f"{req.path}: {todo} bytes to read exceed the limit of {max_bytes}")
         with closing_fd(reopen(pfd, os.O_RDONLY, req.path)) as fd:
+            if req.line_offset or req.line_limit or req.tail_lines:
+                offset, end = lines.window(fd, st.st_size, req.line_offset, req.line_limit,
+                                           req.tail_lines)
+                todo = end - offset
+            if todo > max_bytes:
+                raise Failure(Reason.TOO_LARGE,
+                              f"{req.path}: {todo} bytes to read exceed the limit of {max_bytes}")
             codec.send(sock, Kind.RESULT, info_of(req.path, st))
             _send_range(sock, fd, offset, todo, chunk)
     protocol.send(sock, Kind.END)

@@ -1,5 +1,8 @@
 """WriteFile: content lands in an unnamed temporary, made durable, and is named only on
-COMMIT, in the directory the path resolves to (walk.py; a leaf symlink is followed)."""
+COMMIT, in the directory the path resolves to (walk.py; a leaf symlink is followed).
+
+The commit is shared: EditFile (editing.py) finds its target with ``write_target`` and
+replaces the file through the same ``TempFile`` and ``prepare_and_commit``."""
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +16,7 @@ from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec, protocol
-from fsgate_server.helper.messages import FileFacts, WriteArgs, WriteDone
+from fsgate_server.helper.messages import FileFacts, Request, WriteArgs, WriteDone
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.reading import SPLICE_MIN_BYTES
 from fsgate_server.helper.request import info_of, version_of
@@ -23,7 +26,7 @@ from fsgate_server.helper.walk import join, resolve_parent
 
 # --- write --------------------------------------------------------------------------------
 
-def require_writable(req: WriteArgs, real: str) -> None:
+def require_writable(req: Request, real: str) -> None:
     """The real target of a write must be writable; protected paths say so by name."""
     if req.policy.can_write(real):
         return
@@ -35,7 +38,7 @@ def require_writable(req: WriteArgs, real: str) -> None:
 
 def op_write(sock: socket.socket, req: WriteArgs) -> None:
     create_new, if_version = req.create_new, req.if_version
-    dfd, name, existing = _target(req, req.create_parents)
+    dfd, name, existing = write_target(req, req.create_parents)
     try:
         if existing is not None:
             if create_new:
@@ -44,22 +47,16 @@ def op_write(sock: socket.socket, req: WriteArgs) -> None:
                 raise Failure(Reason.IS_A_DIRECTORY, f"{req.path}: is a directory")
             if not stat.S_ISREG(existing.st_mode):
                 raise Failure(Reason.NOT_REGULAR_FILE, f"{req.path}: not a regular file")
-        _check_version(existing, if_version, req.path)
+        check_version(existing, if_version, req.path)
         # Never setuid, setgid or sticky: a replaced 06755 file of a co-tenant must not
         # come back as a set-id program of the server's user with the caller's content.
         mode = req.file_mode or (stat.S_IMODE(existing.st_mode) & 0o777 if existing else 0o644)
-        tmp = _TempFile(dfd, req.path)
+        tmp = TempFile(dfd, req.path)
         try:
             protocol.send(sock, Kind.READY)
             written = _receive_into(sock, tmp.fd, req.max_bytes, req.path)
-            os.fchmod(tmp.fd, mode & 0o777)
-            os.fsync(tmp.fd)
-            # Prepared: the content is durable but has no name yet. The server says COMMIT
-            # only after checking, once more and as late as it can, that the call is alive.
-            protocol.send(sock, Kind.READY)
-            _await_commit(sock)
-            info = tmp.commit(name, create_new=create_new, if_version=if_version,
-                              request_path=req.path)
+            info = prepare_and_commit(sock, tmp, name, mode, create_new=create_new,
+                                      if_version=if_version, request_path=req.path)
         finally:
             tmp.close()
     finally:
@@ -67,8 +64,23 @@ def op_write(sock: socket.socket, req: WriteArgs) -> None:
     codec.send(sock, Kind.RESULT, WriteDone(info=info, bytes_written=written))
 
 
-def _target(req: WriteArgs, create_parents: bool
-            ) -> tuple[int, str, os.stat_result | None]:
+def prepare_and_commit(sock: socket.socket, tmp: TempFile, name: str, mode: int, *,
+                       create_new: bool, if_version: str, request_path: str) -> FileFacts:
+    """The one commit of every replacement: the temporary's content, fully written, gets
+    its permission bits and is made durable; READY says it is prepared; the server says
+    COMMIT only after checking, once more and as late as it can, that the call is alive;
+    then the temporary is named (TempFile.commit: version check and rename under the
+    directory lock)."""
+    os.fchmod(tmp.fd, mode & 0o777)
+    os.fsync(tmp.fd)
+    protocol.send(sock, Kind.READY)  # prepared: durable, but no name yet
+    _await_commit(sock)
+    return tmp.commit(name, create_new=create_new, if_version=if_version,
+                      request_path=request_path)
+
+
+def write_target(req: Request, create_parents: bool
+                 ) -> tuple[int, str, os.stat_result | None]:
     """The directory the write lands in (a real, readable fd), the name in it, and what the
     name held when resolution judged it (None: nothing). A leaf symlink is followed
     (walk.py): the write replaces what it points to, if writable. That lstat is the one the
@@ -107,7 +119,7 @@ def _lstat_or_none(name: str, dfd: int) -> os.stat_result | None:
         return None
 
 
-def _check_version(st: os.stat_result | None, if_version: str, path: str) -> None:
+def check_version(st: os.stat_result | None, if_version: str, path: str) -> None:
     if if_version and (st is None or version_of(st) != if_version):
         raise Failure(Reason.VERSION_MISMATCH, f"{path}: version does not match if_version")
 
@@ -180,7 +192,7 @@ class Abandoned(Exception):
     """The server closed the channel before END: the write is dropped silently."""
 
 
-class _TempFile:
+class TempFile:
     """Content lands in an unnamed O_TMPFILE inode and gets a name only at commit."""
 
     def __init__(self, dfd: int, path: str) -> None:
@@ -211,7 +223,7 @@ class _TempFile:
         fcntl.flock(self.dfd, fcntl.LOCK_EX)  # serializes version checks with renames
         try:
             if if_version:
-                _check_version(_lstat_or_none(name, self.dfd), if_version, request_path)
+                check_version(_lstat_or_none(name, self.dfd), if_version, request_path)
             try:
                 if create_new:
                     if self.anonymous:

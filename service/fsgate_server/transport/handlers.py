@@ -17,6 +17,7 @@ from fsgate_server.errors import Failure
 from fsgate_server.helper.messages import ListArgs, ReadArgs, StatArgs, WriteArgs
 from fsgate_server.transport.convert import dir_entry, file_info
 from fsgate_server.transport.rpc_base import MAX_PAGE_SIZE, RpcBase
+from fsgate_server.transport.rpc_edit import EditRpcs
 from fsgate_server.transport.rpc_namespace import NamespaceRpcs
 from fsgate_server.transport.rpc_transfer import TransferRpcs
 from fsgate_server.transport.tokens import decode_page_token, encode_page_token
@@ -68,12 +69,21 @@ class FileRpcs(RpcBase):
             if not MIN_CHUNK <= chunk <= MAX_CHUNK:
                 raise Failure(Reason.INVALID_REQUEST,
                                    f"chunk_size must be between {MIN_CHUNK} and {MAX_CHUNK}", path)
+            if (request.line_offset or request.line_limit or request.tail_lines) and (
+                    request.offset or request.length):
+                raise Failure(Reason.INVALID_REQUEST, "line_offset, line_limit and tail_lines "
+                              "cannot be combined with offset or length", path)
+            if request.tail_lines and (request.line_offset or request.line_limit):
+                raise Failure(Reason.INVALID_REQUEST, "tail_lines cannot be combined with "
+                              "line_offset or line_limit", path)
             if request.length > self.config.max_read_bytes:
                 raise Failure(Reason.TOO_LARGE,
                                    f"length exceeds the server's maximum of "
                                    f"{self.config.max_read_bytes} bytes", path)
             args = ReadArgs(path, eff, offset=request.offset, length=request.length,
-                            chunk_size=chunk, max_bytes=self.config.max_read_bytes)
+                            chunk_size=chunk, max_bytes=self.config.max_read_bytes,
+                            line_offset=request.line_offset, line_limit=request.line_limit,
+                            tail_lines=request.tail_lines)
             sent = 0
             try:
                 with self._client(context, facts).read(args) as (info, content):
@@ -129,5 +139,5 @@ class FileRpcs(RpcBase):
         raise AssertionError("unreachable")
 
 
-class FileSystemServicer(FileRpcs, NamespaceRpcs, TransferRpcs):
+class FileSystemServicer(FileRpcs, NamespaceRpcs, TransferRpcs, EditRpcs):
     """The whole service: every family's RPCs over the shared plumbing (rpc_base.py)."""
