@@ -15,4 +15,10 @@ if command -v npm >/dev/null 2>&1 && \
    [ ! clients/node/node_modules/.package-lock.json -nt clients/node/package-lock.json ]; then
   (cd clients/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The third-party MCP programs tests/mcp runs (the Inspector CLI and the reference filesystem
+# server), the same way.
+if command -v npm >/dev/null 2>&1 && \
+   [ ! tests/mcp/node/node_modules/.package-lock.json -nt tests/mcp/node/package-lock.json ]; then
+  (cd tests/mcp/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from fsgate import cli as client_cli
 
-__all__ = ["CLIENT_COMMANDS", "SERVER_COMMANDS", "SERVER_MODULES", "main", "server_hint"]
+__all__ = ["CLIENT_COMMANDS", "MCP_COMMAND", "MCP_MODULES", "SERVER_COMMANDS", "SERVER_MODULES",
+           "main", "server_hint"]
 
 #: The commands :mod:`fsgate.cli` runs with the client's dependencies alone.
 CLIENT_COMMANDS = frozenset({"read", "write", "ls", "stat", "mv", "cp"})
@@ -30,6 +31,10 @@ SERVER_COMMANDS = {
 SERVER_MODULES = frozenset({
     "fsgate_server", "structlog", "prometheus_client", "grpc_health", "grpc_reflection",
 })
+
+#: ``fsgate mcp`` (client/fsgate/mcp), which needs the ``mcp`` extra: the modules it brings.
+MCP_COMMAND = "mcp"
+MCP_MODULES = frozenset({"mcp", "mcp_types", "pydantic", "starlette", "uvicorn", "anyio"})
 
 EXIT_USAGE = 2
 
@@ -74,12 +79,27 @@ def _client_only(argv: Sequence[str], module: str) -> int:
     return code
 
 
+def _mcp(args: Sequence[str]) -> int:
+    """``fsgate mcp``: needs the ``mcp`` extra (and, for ``--root``, the server's)."""
+    try:
+        from fsgate.mcp import cli as mcp_cli
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in MCP_MODULES:
+            raise
+        print(f"fsgate mcp: needs the MCP SDK ({exc.name} is not installed); install "
+              "fsgate[mcp]: pip install 'fsgate[mcp]'", file=sys.stderr)
+        return EXIT_USAGE
+    return mcp_cli.main(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fsgate ARGV``; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     command = _command_of(args)
     if command in CLIENT_COMMANDS:
         return client_cli.main(args)
+    if command == MCP_COMMAND:
+        return _mcp(args[1:])
     try:
         from fsgate_server import cli as server_cli
 

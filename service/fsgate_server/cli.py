@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     from fsgate_server.transport.health import add_health_command  # grpc and the health stubs only
 
     add_health_command(sub)
+    # Listed for --help only: fsgate._main runs `fsgate mcp` (fsgate.mcp.cli) before this.
+    sub.add_parser("mcp", help="serve the MCP filesystem tools in front of a fsgate server "
+                   "(needs fsgate[mcp]; see `fsgate mcp --help`)")
     client_cli.add_client_commands(sub)
     return parser
 
