@@ -10,12 +10,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mcp import Client, StdioServerParameters
-from mcp.types import CallToolResult, TextContent
-
 from fsgate._async_client import AsyncClient
 from fsgate.mcp.gate import Gate
 from fsgate.mcp.server import build
+from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult, TextContent
+
 from tests.conftest import SRC_PATH, server_env
 
 T = TypeVar("T")

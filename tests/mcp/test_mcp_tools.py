@@ -29,6 +29,6 @@ def test_escapes_and_protected_paths_are_tool_errors_in_process(served: ServerPr
                                                                 ws: Path) -> None:
     async def go() -> None:
         async with in_process(served.target) as client:
-            await scenario.every_failure_is_refused(client, ws)
+            await scenario.every_failure_is_refused(client, ws, served.root.parent)
 
     run(go)

@@ -38,6 +38,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def root_path(spec: str) -> str:
+    """The absolute directory of a ``--root PATH[:rw|:ro]``."""
+    for suffix in (":ro", ":rw"):
+        spec = spec.removesuffix(suffix)
+    return os.path.abspath(spec)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fsgate mcp", description=(
@@ -140,7 +147,7 @@ async def _run(target: str, token: str | None, http: tuple[str, int] | None,
     from fsgate.mcp.server import build, serve_http, serve_stdio
 
     async with AsyncClient(target, token=token) as client:
-        server = build(Gate(client))
+        server = build(Gate(client, bases=[root_path(r) for r in args.root]))
         if http is None:
             await serve_stdio(server)
         else:

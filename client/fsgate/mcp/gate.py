@@ -1,6 +1,8 @@
 """The fsgate server behind the MCP tools: one AsyncClient, and the roots it may reach."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fsgate._async_client import AsyncClient
 from fsgate._namespace import ServerInfo
 from fsgate.mcp.paths import resolve
@@ -12,8 +14,11 @@ class Gate:
     """What every tool calls through. Tools run on the MCP server's event loop, which is
     the one the AsyncClient binds its channel to on the first call."""
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: AsyncClient, bases: Sequence[str] = ()) -> None:
+        """``bases``: the roots relative paths are resolved against, in order (``--root``'s
+        order); empty: the server's roots as GetServerInfo lists them (sorted by path)."""
         self.client = client
+        self.bases = tuple(bases)
         self._info: ServerInfo | None = None
 
     async def info(self, *, fresh: bool = False) -> ServerInfo:
@@ -26,4 +31,5 @@ class Gate:
         """A tool's path argument as the request's path: relative ones against the roots."""
         if path.startswith("/"):
             return path
-        return resolve(path, [root.path for root in (await self.info()).roots])
+        bases = self.bases or tuple(root.path for root in (await self.info()).roots)
+        return resolve(path, bases)
