@@ -79,7 +79,7 @@ def private_server(roots: Sequence[str], serve_args: Sequence[str] = ()) -> Iter
     directory = tempfile.mkdtemp(prefix="fsgate-mcp-")  # mode 0700: only we can connect
     socket_path = os.path.join(directory, "fsgate.sock")
     argv = [sys.executable, "-m", "fsgate_server", "serve", "--listen", f"unix:{socket_path}",
-            "--log-level", "warning", *serve_args]
+            "--log-level", "error", *serve_args]
     for root in roots:
         argv += ["--root", root]
     with _exit_on_signals():
