@@ -79,7 +79,7 @@ def test_inspector_sees_a_no_match_edit_as_a_tool_error(backend: str, tmp_path: 
     assert answer is not None, err
     assert answer["isError"] is True
     assert answer["content"][0]["text"].startswith("FAILED_PRECONDITION/NO_MATCH: ")
-    code, answer, err = inspector(tmp_path, backend, "--method", "tools/call",
+    _, answer, err = inspector(tmp_path, backend, "--method", "tools/call",
                                   "--tool-name", "read_text_file",
                                   "--tool-arg", f"path={tmp_path}/link")
     assert answer is not None, err
