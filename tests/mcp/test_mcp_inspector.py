@@ -72,7 +72,7 @@ def test_inspector_sees_a_no_match_edit_as_a_tool_error(backend: str, tmp_path: 
     (tmp_path / "notes.txt").write_text("alpha\n")
     (tmp_path / "link").symlink_to("/etc/passwd")
     before = snapshot(tmp_path)
-    code, answer, err = inspector(
+    _, answer, err = inspector(
         tmp_path, backend, "--method", "tools/call", "--tool-name", "edit_file",
         "--tool-arg", f"path={tmp_path}/notes.txt",
         "--tool-arg", 'edits=[{"oldText": "absent", "newText": "x"}]')
