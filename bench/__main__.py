@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import edit, figures, namespace
+from . import edit, figures, mcp, namespace
 from .servers import REPO, Client, RssSampler, Server, tree_rss
 
 MiB = 1 << 20
@@ -290,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         for s in subjects:
             s.client.stop()
             s.server.stop()
+    report["mcp"] = mcp.measure(max(10, plan.latency_n // 4), work,
+                                tuple(s.name for s in subjects if s.name != "baseline"), log)
     peer = None
     if args.no_peer:
         report["skipped"]["codex"] = "--no-peer"
@@ -310,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     report["seconds"] = round(time.monotonic() - started, 1)
     text = (f"# fsgate benchmark{' (quick)' if args.quick else ''}\n\n"
             f"`python -m bench{' --quick' if args.quick else ''}` on {report['environment']}, "
-            f"{report['seconds']} s\n\n" + figures.markdown(report))
+            f"{report['seconds']} s\n\n" + figures.markdown(report)
+            + mcp.markdown(report["mcp"]))
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     md_path = args.out / f"bench-{stamp}.md"
