@@ -122,7 +122,7 @@ def markdown(figures: dict[str, Any]) -> str:
         ratios = [figures["over_reference"][n].get(tool) for n in names[1:]]
         rows.append(f"| {tool} | " + " | ".join("-" if v is None else f"{v:.2f}" for v in ms)
                     + " | " + " | ".join("-" if r is None else
-                                         f"{r:.2f}× {'✓' if r <= TARGET else '✗'}"
+                                         f"{r:.2f}x {'✓' if r <= TARGET else '✗'}"
                                          for r in ratios) + " |")
     return "\n".join(rows) + "\n"
 
