@@ -55,6 +55,9 @@ PROVIDERS = {
     "prometheus_client": "prometheus-client",
     "grpc_health": "grpcio-health-checking",
     "grpc_reflection": "grpcio-reflection",
+    # fsgate mcp (client/fsgate/mcp): the SDK, and what its public API is made of (tool
+    # argument models, the ASGI app and its runner), which the SDK itself requires.
+    "mcp": "mcp", "pydantic": "mcp", "starlette": "mcp", "uvicorn": "mcp",
 }
 CLIENT_DISTS = {"grpcio", "protobuf", "googleapis-common-protos", "grpcio-status", "tqdm"}
 SERVER_DISTS = {"structlog", "prometheus-client", "grpcio-health-checking", "grpcio-reflection"}
@@ -64,10 +67,13 @@ def _name(requirement: str) -> str:
     return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
 
 
-def _third_party_imports(package: Path) -> set[str]:
-    """The distributions the modules under ``package`` import (stdlib and fsgate aside)."""
+def _third_party_imports(package: Path, *, leave_out: str = "") -> set[str]:
+    """The distributions the modules under ``package`` import (stdlib and fsgate aside),
+    except those below its subpackage ``leave_out``."""
     dists = set()
     for source in package.rglob("*.py"):
+        if leave_out and source.is_relative_to(package / leave_out):
+            continue
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
@@ -96,13 +102,16 @@ def test_a_plain_install_brings_what_the_client_imports_and_nothing_of_the_serve
     server = {_name(r) for r in project["optional-dependencies"]["server"]}
     assert client == CLIENT_DISTS
     assert server == SERVER_DISTS
-    assert _third_party_imports(REPO / "client" / "fsgate") == CLIENT_DISTS
+    assert _third_party_imports(REPO / "client" / "fsgate", leave_out="mcp") == CLIENT_DISTS
+    # fsgate mcp: the client's dependencies and the `mcp` extra, nothing of the server's
+    assert {_name(r) for r in project["optional-dependencies"]["mcp"]} == {"mcp"}
+    assert _third_party_imports(REPO / "client" / "fsgate" / "mcp") <= CLIENT_DISTS | {"mcp"}
     assert _third_party_imports(REPO / "service" / "fsgate_server") <= client | server
 
 
-def test_the_dev_extra_includes_the_server_extra_and_the_script_is_the_client_entry() -> None:
+def test_the_dev_extra_includes_the_server_and_mcp_extras_and_the_script_is_the_client_entry() -> None:
     project = _project()
-    assert "fsgate[server]" in project["optional-dependencies"]["dev"]
+    assert "fsgate[server,mcp]" in project["optional-dependencies"]["dev"]
     assert project["scripts"] == {"fsgate": "fsgate._main:main"}
 
 

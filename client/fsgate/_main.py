@@ -83,6 +83,7 @@ def _mcp(args: Sequence[str]) -> int:
     """``fsgate mcp``: needs the ``mcp`` extra (and, for ``--root``, the server's)."""
     try:
         from fsgate.mcp import cli as mcp_cli
+        from fsgate.mcp import server as _  # the SDK and its models, imported up front
     except ModuleNotFoundError as exc:
         if exc.name is None or exc.name.split(".")[0] not in MCP_MODULES:
             raise

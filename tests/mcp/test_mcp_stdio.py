@@ -199,3 +199,29 @@ def test_bad_options_exit_2_with_one_line(args: list[str], message: str) -> None
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and result.stderr.startswith("fsgate mcp: ")
     assert result.stdout == ""
+
+
+def _blocked(blocked: tuple[str, ...], *argv: str) -> subprocess.CompletedProcess[str]:
+    code = ("import sys\n"
+            f"for name in {blocked!r}: sys.modules[name] = None\n"
+            "from fsgate._main import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL,
+                          env=server_env({"PYTHONPATH": SRC_PATH}))
+
+
+@pytest.mark.parametrize("module, args", [
+    ("mcp", []), ("pydantic", []), ("starlette", []), ("uvicorn", ["--http", "127.0.0.1:1"])])
+def test_without_the_mcp_extra_it_says_what_to_install(module: str, args: list[str]) -> None:
+    result = _blocked((module,), "mcp", "--target", "unix:/nonexistent", *args)
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'fsgate[mcp]'" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+
+
+def test_root_without_the_server_package_says_what_to_install(tmp_path: Path) -> None:
+    result = _blocked(("fsgate_server",), "mcp", "--root", str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'fsgate[mcp,server]'" in result.stderr
+    assert result.stdout == ""

@@ -112,10 +112,20 @@ def _check(args: argparse.Namespace) -> tuple[str, int] | None:
             raise UsageError("--auth-token-file and --tls-cert apply to --http")
         return None
     host, port = parse_host_port(args.http)
+    if not _installed("uvicorn"):
+        raise UsageError("--http needs uvicorn (the mcp SDK's HTTP runner): "
+                         "pip install 'fsgate[mcp]'")
     if not is_loopback(host) and not args.auth_token_file:
         raise UsageError(f"--http {args.http}: refusing a non-loopback address without "
                          "--auth-token-file (anyone who can reach it could use every tool)")
     return host, port
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: a None in sys.modules (blocked)
+        return False
 
 
 @contextlib.contextmanager
@@ -125,7 +135,7 @@ def _target(args: argparse.Namespace) -> Iterator[str]:
         return
     from fsgate.mcp.launcher import LaunchError, private_server
 
-    if importlib.util.find_spec("fsgate_server") is None:  # run as `python -m fsgate_server`
+    if not _installed("fsgate_server"):  # the private server is `python -m fsgate_server`
         raise UsageError("--root needs the server's dependencies (fsgate_server is not "
                          "installed): pip install 'fsgate[mcp,server]'")
     serve_args: list[str] = []
