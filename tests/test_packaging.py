@@ -109,7 +109,7 @@ def test_a_plain_install_brings_what_the_client_imports_and_nothing_of_the_serve
     assert _third_party_imports(REPO / "service" / "fsgate_server") <= client | server
 
 
-def test_the_dev_extra_includes_the_server_and_mcp_extras_and_the_script_is_the_client_entry() -> None:
+def test_the_dev_extra_includes_the_server_and_mcp_extras_and_the_script_is_the_client() -> None:
     project = _project()
     assert "fsgate[server,mcp]" in project["optional-dependencies"]["dev"]
     assert project["scripts"] == {"fsgate": "fsgate._main:main"}

@@ -83,13 +83,14 @@ def _mcp(args: Sequence[str]) -> int:
     """``fsgate mcp``: needs the ``mcp`` extra (and, for ``--root``, the server's)."""
     try:
         from fsgate.mcp import cli as mcp_cli
-        from fsgate.mcp import server as _  # the SDK and its models, imported up front
+        from fsgate.mcp import server as mcp_server  # the SDK and its models, up front
     except ModuleNotFoundError as exc:
         if exc.name is None or exc.name.split(".")[0] not in MCP_MODULES:
             raise
         print(f"fsgate mcp: needs the MCP SDK ({exc.name} is not installed); install "
               "fsgate[mcp]: pip install 'fsgate[mcp]'", file=sys.stderr)
         return EXIT_USAGE
+    del mcp_server
     return mcp_cli.main(args)
 
 
