@@ -32,7 +32,7 @@ CHANGES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempoten
 ADDS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
                        open_world_hint=False)
 
-Lines = Annotated[int | None, Field(description="If provided, returns only the last N lines "
+Tail = Annotated[int | None, Field(description="If provided, returns only the last N lines "
                                                 "of the file")]
 Head = Annotated[int | None, Field(description="If provided, returns only the first N lines "
                                                "of the file")]
@@ -52,7 +52,7 @@ def register(server: MCPServer, gate: Gate) -> None:
         "Read the complete contents of a file from the file system as text. Use the 'head' "
         "parameter to read only the first N lines of a file, or the 'tail' parameter to "
         "read only the last N lines of a file." + _SANDBOXED))
-    async def read_text_file(path: str, tail: Lines = None, head: Head = None
+    async def read_text_file(path: str, tail: Tail = None, head: Head = None
                              ) -> CallToolResult:
         return await guard(files.read_text_file(gate, path, head, tail))
 
