@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .transfer import FIGURE_ROWS, TARGET_ROWS
+
 SMALL_OPS = ("read4k", "write4k", "list100", "stat")
 OP_TITLES = {"read4k": "ReadFile 4 KiB", "write4k": "WriteFile 4 KiB",
              "list100": "ListDir 100 entries", "stat": "Stat"}
@@ -35,6 +37,7 @@ def figures() -> list[Figure]:
         Figure("rss_write.peak_mib", "peak RSS, server tree, writing huge file", "MiB", "lower"),
         Figure("rss_write.growth_mib", "RSS growth, writing huge file", "MiB", "lower"),
         Figure("list_all.seconds", "ListDir paging through all entries", "s", "lower"),
+        *(Figure(*row) for row in FIGURE_ROWS),
     ]
     return out
 
@@ -106,7 +109,7 @@ class Target:
     backend: str
     key: str
     limit: float
-    against: str  # "baseline" or "peer"
+    against: str  # "baseline", "peer", or "itself" (the figure is already a ratio)
     at_most: bool
 
 
@@ -129,6 +132,7 @@ TARGETS = (
            "baseline", False),
     Target("landlock WriteFile big file MB/s / baseline", "landlock", "write_big.mb_per_s",
            0.90, "baseline", False),
+    *(Target(*row) for row in TARGET_ROWS),
 )
 RSS_TARGET_MIB = 64.0
 
@@ -137,7 +141,7 @@ def check_targets(results: dict[str, dict[str, float]], rat: dict[str, dict[str,
                   prat: dict[str, dict[str, float | None]]) -> list[dict[str, Any]]:
     out = []
     for t in TARGETS:
-        table = rat if t.against == "baseline" else prat
+        table = {"baseline": rat, "peer": prat}.get(t.against, results)
         got = table.get(t.backend, {}).get(t.key)
         ok = None if got is None else (got <= t.limit if t.at_most else got >= t.limit)
         out.append({"target": t.text, "limit": f"{'≤' if t.at_most else '≥'} {t.limit:g}",
