@@ -82,6 +82,7 @@ def _latencies(call: Callable[[], None], n: int, warmup: int, max_seconds: float
 
 def _mover(stub: Any, here: Path) -> Callable[[], None]:
     names = [str(here / "move-a"), str(here / "move-b")]
+    (here / "move-b").unlink(missing_ok=True)  # left by the previous run
     (here / "move-a").write_bytes(bytes(range(256)) * 16)
     state = [0]
 
