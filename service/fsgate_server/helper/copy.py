@@ -85,6 +85,20 @@ def _require_fits(req: CopyArgs, dest: Place, st: os.stat_result, real: str) -> 
         raise Failure(Reason.NOT_A_DIRECTORY,
                       f"{req.destination}: is not a directory; {req.path} is",
                       metadata=dest.facts)
+    if is_dir and _has_entries(dest):  # said before the tree is copied, not after
+        raise Failure(Reason.NOT_EMPTY,
+                      f"{req.destination}: is a directory that is not empty",
+                      metadata=dest.facts)
+
+
+def _has_entries(dest: Place) -> bool:
+    try:
+        fd = os.open(dest.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=dest.dfd)
+    except OSError:
+        return False  # changed since: the rename decides
+    with closing_fd(fd), os.scandir(fd) as it:
+        return next(it, None) is not None
 
 
 def _checker(req: CopyArgs, dest: Place) -> Callable[[str], None]:
