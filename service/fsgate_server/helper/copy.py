@@ -22,13 +22,12 @@ from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
 from fsgate_server.helper.clone import Stage
 from fsgate_server.helper.messages import CopyArgs, CopyDone
-from fsgate_server.helper.places import Place, open_place, require_changeable
+from fsgate_server.helper.places import Place, open_place, require_changeable, under
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.request import info_of
 from fsgate_server.helper.resolve import closing_fd
 from fsgate_server.helper.trees import Budget
 from fsgate_server.helper.walk import join, resolve
-from fsgate_server.policy import is_within
 
 
 def op_copy(sock: socket.socket, req: CopyArgs) -> None:
@@ -68,7 +67,7 @@ def op_copy(sock: socket.socket, req: CopyArgs) -> None:
 def _require_fits(req: CopyArgs, dest: Place, st: os.stat_result, real: str) -> None:
     """What can be told before copying (the kernel decides the existing name again)."""
     is_dir = stat.S_ISDIR(st.st_mode)
-    if is_dir and any(is_within(name, real) for name in dest.names()):
+    if is_dir and any(under(name, real) for name in dest.names()):
         raise Failure(Reason.INVALID_REQUEST,
                       f"{req.destination}: cannot copy the directory {req.path} into itself")
     there = dest.lstat()
