@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import edit, figures, namespace
+from . import edit, figures, namespace, transfer
 from .servers import REPO, Client, RssSampler, Server, tree_rss
 
 MiB = 1 << 20
@@ -286,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         measure_listing(subjects, plan, ws)
         namespace.measure(subjects, plan, ws["rw"], log)
         edit.measure(subjects, plan, ws["rw"])
+        transfer.measure(subjects, plan, ws, log)
     finally:
         for s in subjects:
             s.client.stop()

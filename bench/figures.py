@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .namespace import FIGURES as NAMESPACE_FIGURES
+from .transfer import FIGURE_ROWS, TARGET_ROWS
 
 SMALL_OPS = ("read4k", "write4k", "list100", "stat")
 OP_TITLES = {"read4k": "ReadFile 4 KiB", "write4k": "WriteFile 4 KiB",
@@ -38,6 +39,7 @@ def figures() -> list[Figure]:
         Figure("rss_write.growth_mib", "RSS growth, writing huge file", "MiB", "lower"),
         Figure("list_all.seconds", "ListDir paging through all entries", "s", "lower"),
         *EDIT_FIGURES,
+        *(Figure(*row) for row in FIGURE_ROWS),
     ]
     return out + [Figure(*row) for row in NAMESPACE_FIGURES]
 
@@ -118,7 +120,7 @@ class Target:
     backend: str
     key: str
     limit: float
-    against: str  # "baseline", "peer", or "value" (the figure itself)
+    against: str  # "baseline", "peer", or "value" (the figure itself, e.g. already a ratio)
     at_most: bool
 
 
@@ -145,6 +147,7 @@ TARGETS = (
              "edit4k.over_write4k", 1.3, "value", True) for b in ("landlock", "bwrap")),
     *(Target(f"{b} tail_lines=10 of a 1 GiB sparse file p50, ms (issue 13)", b,
              "tail1g.p50_ms", 5.0, "value", True) for b in ("landlock", "bwrap")),
+    *(Target(*row) for row in TARGET_ROWS),
 )
 RSS_TARGET_MIB = 64.0
 
