@@ -21,10 +21,14 @@ from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
 from fsgate_server.helper.messages import (
     FileFacts,
+    GlobArgs,
+    GlobDone,
     ListArgs,
     ListPage,
     ReadArgs,
     Request,
+    SearchArgs,
+    SearchBatch,
     StatArgs,
     SweepArgs,
     SweepDone,
@@ -59,6 +63,18 @@ class HelperClient:
     def sweep(self, args: SweepArgs) -> SweepDone:
         with self._session(args) as call:
             return _answer(call, SweepDone)
+
+    def glob(self, args: GlobArgs) -> GlobDone:
+        with self._session(args) as call:
+            return _answer(call, GlobDone)
+
+    @contextmanager
+    def search(self, args: SearchArgs) -> Iterator[Iterator[SearchBatch]]:
+        """The batches of matches as the helper finds them, while it lives; the last one
+        carries the summary (an iterator that ends without one is HELPER_FAILED). The
+        helper ends (killed if need be) when the with block does."""
+        with self._session(args) as call:
+            yield _batches(call)
 
     @contextmanager
     def read(self, args: ReadArgs) -> Iterator[tuple[FileFacts, Iterator[bytes]]]:
@@ -96,6 +112,14 @@ def _answer(call: HelperCall, cls: type[M]) -> M:
         return codec.decode(payload, cls)
     except ProtocolError as exc:
         raise call.failed(f"helper sent a malformed {cls.__name__}: {exc}") from None
+
+
+def _batches(call: HelperCall) -> Iterator[SearchBatch]:
+    while True:
+        batch = _answer(call, SearchBatch)
+        yield batch
+        if batch.summary is not None:
+            return
 
 
 def _content(call: HelperCall) -> Iterator[bytes]:

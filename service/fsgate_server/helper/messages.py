@@ -12,6 +12,9 @@ with the writable roots writable. Every answer is a RESULT, except an ERROR's Er
     WriteArgs    WriteDone                              REQUEST -> READY DATA* END READY
                                                                  COMMIT -> RESULT
     SweepArgs    SweepDone                              REQUEST -> RESULT
+    SearchArgs   SearchBatch*, the last with its summary REQUEST -> RESULT* (the last one's
+                                                                 ``summary`` is set)
+    GlobArgs     GlobDone                               REQUEST -> RESULT
 
 Integers are non-negative and below 2**64 unless a field's metadata says otherwise (the
 codec enforces ``min``/``max``): what reaches a proto field always fits it.
@@ -27,8 +30,9 @@ from typing import ClassVar
 
 from fsgate_server.policy import EffectivePolicy
 
-__all__ = ["REQUESTS", "Entry", "ErrorReport", "Fact", "FileFacts", "FileType", "ListArgs",
-           "ListPage", "ReadArgs", "Request", "StatArgs", "SweepArgs", "SweepDone",
+__all__ = ["REQUESTS", "Entry", "ErrorReport", "Fact", "FileFacts", "FileType", "GlobArgs",
+           "GlobDone", "ListArgs", "ListPage", "MatchFacts", "ReadArgs", "Request",
+           "SearchArgs", "SearchBatch", "SearchSummary", "StatArgs", "SweepArgs", "SweepDone",
            "WriteArgs", "WriteDone"]
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -108,7 +112,44 @@ class SweepArgs(Request):
     max_depth: int = 64
 
 
-REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, SweepArgs)
+@dataclass(frozen=True, kw_only=True)
+class SearchArgs(Request):
+    """Search below ``path`` (a directory, or one file). The server validated the pattern
+    and globs (patterns.py) and applied its caps; the helper checks them again."""
+
+    op: ClassVar[str] = "search"
+    pattern: str
+    fixed_strings: bool = False
+    ignore_case: bool = False
+    include_globs: tuple[str, ...] = ()
+    exclude_globs: tuple[str, ...] = ()
+    include_hidden: bool = False
+    include_ignored: bool = False
+    context_lines: int = field(default=0, metadata={"max": 100})
+    files_only: bool = False
+    max_matches: int = field(metadata={"min": 1})
+    max_entries: int  # directory entries the walk may visit
+    max_file_bytes: int  # bytes searched per file
+    # The helper's own time budget in milliseconds, a little short of the call's deadline:
+    # past it the helper stops and says truncated. 0: none (it is killed at the deadline).
+    budget_ms: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobArgs(Request):
+    op: ClassVar[str] = "glob"
+    patterns: tuple[str, ...]
+    exclude_globs: tuple[str, ...] = ()
+    include_hidden: bool = False
+    include_ignored: bool = False
+    by_mtime: bool = False  # newest first; else bytewise by relative path
+    max_results: int = field(metadata={"min": 1})
+    max_entries: int
+    budget_ms: int = 0  # as SearchArgs.budget_ms
+
+
+REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, SweepArgs,
+                                       SearchArgs, GlobArgs)
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -151,6 +192,40 @@ class SweepDone:
 
 
 @dataclass(frozen=True)
+class MatchFacts:
+    """One Search match (proto Match); ``path`` may hold surrogate-escaped bytes, the lines
+    are already lossy UTF-8 and cut (search.py)."""
+
+    path: str
+    line_number: int  # 1-based; 0 with files_only
+    line: str = ""
+    line_truncated: bool = False
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchSummary:
+    files_searched: int
+    matches: int
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class SearchBatch:
+    """Matches in the order found; the last batch of a search carries its summary."""
+
+    matches: tuple[MatchFacts, ...]
+    summary: SearchSummary | None = None
+
+
+@dataclass(frozen=True)
+class GlobDone:
+    entries: tuple[Entry, ...]  # already in the order asked for
+    truncated: bool
+
+
+@dataclass(frozen=True)
 class Fact:
     """One ErrorInfo metadata entry of an error (Failure.metadata)."""
 
@@ -169,5 +244,5 @@ class ErrorReport:
     facts: tuple[Fact, ...] = ()
 
 
-ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, Fact,
-                             ErrorReport)
+ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, MatchFacts,
+                             SearchSummary, SearchBatch, GlobDone, Fact, ErrorReport)

@@ -8,7 +8,8 @@ lookup, and only then is that same inode reopened for reading or writing. Denied
 judged by what they resolve to, as well as by name (walk.enforced). The kernel sandbox
 (Landlock or bwrap) is the second, independent wall: content is only ever read through an
 open the kernel judged. The operations live in reading.py (Stat, ReadFile), listing.py
-(ListDir), writing.py (WriteFile) and temps.py (the start-up sweep).
+(ListDir), writing.py (WriteFile), temps.py (the start-up sweep), search.py (Search) and
+glob.py (Glob), the last two on the walk of tree_walk.py.
 """
 from __future__ import annotations
 
@@ -17,13 +18,16 @@ import socket
 
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
+from fsgate_server.helper.glob import op_glob
 from fsgate_server.helper.listing import op_list
 from fsgate_server.helper.messages import (
     ErrorReport,
     Fact,
+    GlobArgs,
     ListArgs,
     ReadArgs,
     Request,
+    SearchArgs,
     StatArgs,
     SweepArgs,
     WriteArgs,
@@ -32,6 +36,7 @@ from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.reading import op_read, op_stat
 from fsgate_server.helper.request import file_type, info_of, version_of
 from fsgate_server.helper.resolve import classify, fd_path, reopen
+from fsgate_server.helper.search import op_search
 from fsgate_server.helper.temps import MARKER, TEMP_PREFIX, op_sweep
 from fsgate_server.helper.walk import enforced
 from fsgate_server.helper.writing import Abandoned, op_write
@@ -53,6 +58,10 @@ def _carry_out(sock: socket.socket, req: Request) -> None:
             op_write(sock, req)
         case SweepArgs():
             op_sweep(sock, req)
+        case SearchArgs():
+            op_search(sock, req)
+        case GlobArgs():
+            op_glob(sock, req)
         case _:
             raise TypeError(f"no operation for {type(req).__name__}")
 
