@@ -56,6 +56,14 @@ if TYPE_CHECKING:
         Unavailable,
         VersionMismatch,
     )
+    from fsgate._search import (
+        AsyncSearchResult,
+        GlobResult,
+        GlobSort,
+        Match,
+        SearchResult,
+        SearchSummary,
+    )
     from fsgate._types import DirEntry, FileInfo, FileType, Policy, Timeouts, WriteMode, WriteResult
     from fsgate.reasons import Reason
 
@@ -104,6 +112,12 @@ _LAZY = {
     "Timeouts": "fsgate._types",
     "WriteMode": "fsgate._types",
     "WriteResult": "fsgate._types",
+    "AsyncSearchResult": "fsgate._search",
+    "GlobResult": "fsgate._search",
+    "GlobSort": "fsgate._search",
+    "Match": "fsgate._search",
+    "SearchResult": "fsgate._search",
+    "SearchSummary": "fsgate._search",
 }
 
 
@@ -126,6 +140,7 @@ __all__ = [
     "AlreadyExists",
     "AmbiguousMatch",
     "AsyncClient",
+    "AsyncSearchResult",
     "Busy",
     "Client",
     "CwdRequired",
@@ -136,6 +151,8 @@ __all__ = [
     "FileInfo",
     "FileType",
     "FsgateError",
+    "GlobResult",
+    "GlobSort",
     "HelperFailed",
     "InvalidArgument",
     "InvalidPath",
@@ -143,6 +160,7 @@ __all__ = [
     "InvalidPolicy",
     "InvalidRequest",
     "IsADirectory",
+    "Match",
     "NoMatch",
     "NoSpace",
     "NotADirectory",
@@ -158,6 +176,8 @@ __all__ = [
     "ResourceExhausted",
     "SandboxDenied",
     "SandboxUnavailable",
+    "SearchResult",
+    "SearchSummary",
     "ShuttingDown",
     "SymlinkLoop",
     "Timeouts",

@@ -28,6 +28,7 @@ from fsgate._base import (
     _ClientBase,
 )
 from fsgate._channel import AsyncStub, Stub
+from fsgate._search import AsyncSearchMethods
 from fsgate._types import (
     DirEntry,
     FileInfo,
@@ -55,7 +56,7 @@ def _settle_soon(loop: asyncio.AbstractEventLoop, ended: asyncio.Future[None]) -
 
 
 # --- the asyncio client -------------------------------------------------------------------
-class AsyncClient(_ClientBase):
+class AsyncClient(AsyncSearchMethods, _ClientBase):
     """An asyncio client for one fsgate server; use it as ``async with``.
 
     Same arguments, methods, defaults and exceptions as :class:`fsgate.Client`; the

@@ -23,6 +23,7 @@ from fsgate._base import (
     _ClientBase,
 )
 from fsgate._channel import cancel
+from fsgate._search import SearchMethods
 from fsgate._types import (
     DirEntry,
     FileInfo,
@@ -54,7 +55,7 @@ __all__ = [
 
 
 # --- the blocking client ------------------------------------------------------------------
-class Client(_ClientBase):
+class Client(SearchMethods, _ClientBase):
     """A blocking client for one fsgate server; thread-safe, use it as a context manager.
 
     Args:
