@@ -152,11 +152,11 @@ def _segment(seg: str, pattern: str) -> str:
     return "".join(out)
 
 
-def glob_regex(pattern: str) -> str:
-    """A gitignore-style glob as an RE2 regex that must match a whole relative path (a
-    directory's with a trailing ``/``): ``**`` any number of directories, ``*``/``?``/``[]``
-    within one name, no ``/`` (but a trailing one): any depth, else anchored at the base;
-    a trailing ``/`` matches directories only."""
+def glob_regex(pattern: str) -> tuple[str, bool]:
+    """A gitignore-style glob as an RE2 regex that must match a whole relative path, and
+    whether it matches directories only (a trailing ``/``): ``**`` any number of
+    directories, ``*``/``?``/``[]`` within one name; without a ``/`` (but a trailing one)
+    at any depth, else anchored at the base."""
     _check_size("glob", pattern)
     if not pattern:
         raise _invalid("glob", pattern, "it is empty")
@@ -178,13 +178,14 @@ def glob_regex(pattern: str) -> str:
             out += ".+" if last else "(?:.*/)?"
         else:
             out += _segment(seg, pattern) + ("" if last else "/")
-    return out + ("/" if dir_only else "/?")
+    return out, dir_only
 
 
 class GlobMatcher:
-    """Glob's ``patterns``, all in one RE2 program."""
+    """Glob's ``patterns`` as two RE2 programs: every pattern for directories, those
+    without a trailing ``/`` for everything else."""
 
-    __slots__ = ("_match",)
+    __slots__ = ("_dirs", "_others")
 
     def __init__(self, patterns: Sequence[str]) -> None:
         if not patterns:
@@ -192,12 +193,23 @@ class GlobMatcher:
         if len(patterns) > MAX_GLOBS:
             raise Failure(Reason.INVALID_REQUEST, f"more than {MAX_GLOBS} glob patterns")
         parts = [glob_regex(p) for p in patterns]
-        regex = ("(?s)\\A(?:" + "|".join(f"(?:{p})" for p in parts) + ")\\z").encode()
-        self._match = _compile("glob", ", ".join(patterns), regex, _options()).Match
+        shown = ", ".join(patterns)
+        self._dirs = self._program(shown, [r for r, _ in parts])
+        self._others = self._program(shown, [r for r, dir_only in parts if not dir_only])
+
+    @staticmethod
+    def _program(shown: str, regexes: list[str]) -> Any:
+        if not regexes:
+            return None
+        regex = "(?s)\\A(?:" + "|".join(f"(?:{r})" for r in regexes) + ")\\z"
+        return _compile("glob", shown, regex.encode(), _options()).Match
 
     def matches(self, rel: str, is_dir: bool) -> bool:
-        data = os.fsencode(rel) + (b"/" if is_dir else b"")
-        return bool(self._match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
+        match = self._dirs if is_dir else self._others
+        if match is None:
+            return False
+        data = os.fsencode(rel)
+        return bool(match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
 
 
 # --- gitignore semantics (pathspec) ----------------------------------------------------------

@@ -49,7 +49,7 @@ def op_search(sock: socket.socket, req: SearchArgs) -> None:
                       user_spec(req.exclude_globs, "exclude globs"))
     found = resolve(req.path, req.policy.can_read, req.policy.readable, follow=True)
     budget = Budget(req.max_entries, req.budget_ms)
-    out = _Out(sock, req)
+    out = _Out(sock, req, budget)
     with closing_fd(found.fd) as pfd:
         if stat.S_ISDIR(found.st.st_mode):
             with closing_fd(reopen(pfd, os.O_RDONLY | os.O_DIRECTORY, req.path)) as dfd:
@@ -84,8 +84,9 @@ def _search_tree(walk: TreeWalk, include: Spec | None, regex: Regex, out: _Out,
 class _Out:
     """The batches on their way to the server, and the tallies of the summary."""
 
-    def __init__(self, sock: socket.socket, req: SearchArgs) -> None:
+    def __init__(self, sock: socket.socket, req: SearchArgs, budget: Budget) -> None:
         self.sock = sock
+        self.budget = budget
         self.max_matches = req.max_matches
         self.context = req.context_lines
         self.files_only = req.files_only
@@ -174,19 +175,26 @@ class _Scan:
         while True:
             eof = len(data) < asked or total >= limit  # a short read of a regular file: EOF
             end = len(buf)
+            in_line = False  # the window ends inside a line longer than LONG_LINE
             if not eof:
                 nl = buf.rfind(b"\n", start)
                 if nl >= 0:
                     end = nl + 1
                 elif len(buf) - start < LONG_LINE:
                     end = start  # no whole line yet: read on
+                else:
+                    in_line = True
             if end > start:
                 self._fill_pending(buf, start, end)
                 line = self._search(buf, start, end, line)
             self._emit(everything=eof or self.done)
             if eof or self.done:
                 break
-            if end == len(buf):  # a line longer than LONG_LINE: no context carried over
+            if out.budget.out_of_time():  # a big file: the budget holds inside it too
+                out.truncated = True
+                self._emit(everything=True)
+                return
+            if in_line:  # searched in pieces: no context carried over
                 buf, start = b"", 0
             else:
                 keep = self._context_start(buf, end)
