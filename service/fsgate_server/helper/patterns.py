@@ -208,7 +208,7 @@ class GlobMatcher:
         match = self._dirs if is_dir else self._others
         if match is None:
             return False
-        data = os.fsencode(rel)
+        data = matchable(rel).encode("utf-8")  # bad bytes as U+FFFD: "*" matches them
         return bool(match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
 
 
