@@ -139,3 +139,12 @@ def test_a_match_never_spans_lines(tmp_path: Path) -> None:
     # a negated class never takes the newline: "o\nb" is not a match of [^x]+b
     assert [m.line_number for m in run(f, r"o[^x]+b")[0]] == []
     assert [m.line_number for m in run(f, r"[^x]+ar")[0]] == [2]
+
+
+def test_a_spent_time_budget_ends_the_search_with_what_was_found(tmp_path: Path,
+                                                                 tiny_windows: None) -> None:
+    f = tmp_path / "f.txt"
+    f.write_bytes(b"hit\n" * 1000)  # ~600 windows: far more than a millisecond's work
+    found, summary = run(f, "hit", budget_ms=1)
+    assert summary.truncated and len(found) < 1000
+    assert [m.line_number for m in found] == list(range(1, len(found) + 1))

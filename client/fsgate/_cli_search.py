@@ -81,7 +81,8 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _split_globs(globs: Iterable[str]) -> tuple[list[str], list[str]]:
-    include, exclude = [], []
+    include: list[str] = []
+    exclude: list[str] = []
     for g in globs:
         (exclude if g.startswith("!") else include).append(g.removeprefix("!"))
     return include, exclude

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import fsgate
 import grpc
@@ -111,9 +112,10 @@ def test_a_denied_link_denies_its_target_by_every_name(client: Client,
 def test_a_gitignore_cannot_reinclude_a_denied_path(client: Client, private_tree: Path) -> None:
     (private_tree / ".gitignore").write_text("*\n!private/\n!private/**\n!pub/\n!pub/**\n")
     policy = Policy(denied_paths=[str(private_tree / "private")])
-    for kw in ({}, {"include_hidden": True}, {"include_globs": ["private/**", "**"]}):
-        result = client.search(str(private_tree), "e", policy=policy,
-                               **kw)  # type: ignore[arg-type]  # kw: the options above
+    options: list[dict[str, Any]] = [{}, {"include_hidden": True},
+                                     {"include_globs": ["private/**", "**"]}]
+    for kw in options:
+        result = client.search(str(private_tree), "e", policy=policy, **kw)
         paths = [m.path for m in result]
         assert paths == [str(private_tree / "pub" / "open.txt")], paths
     names = [e.name for e in client.glob(str(private_tree), ["**", "private/**"],

@@ -39,6 +39,7 @@ LONG_LINE = 16 << 20  # a line longer than this is searched in pieces
 BATCH_MATCHES = 256
 BATCH_BYTES = 256 << 10
 BATCH_SECONDS = 0.1  # a match found is sent within about this long, even in a slow search
+_CLOCK_EVERY = 64  # matches between two looks at the clock
 
 
 def op_search(sock: socket.socket, req: SearchArgs) -> None:
@@ -286,6 +287,13 @@ class _Scan:
                 MatchFacts(self.path, line, text, cut, tuple(before)), after))
             if len(self.pending) > self.out.max_matches:
                 break  # more than could be sent: the rest can wait for _emit to say so
+            if len(self.pending) >= _CLOCK_EVERY:  # a file full of matches: stream them
+                if self.out.budget.out_of_time():
+                    self.out.truncated = self.done = True
+                    break
+                self._emit(everything=False)
+                if self.done:
+                    break
             pos = stop + 1
         return line + buf.count(b"\n", counted, end)
 

@@ -29,7 +29,7 @@ DEFAULT_MAX_RESULTS = 1000
 MAX_CONTEXT_LINES = 100
 # The helper stops this much before the deadline (at most), to send what it found.
 _MARGIN_SECONDS = 1.0
-_MARGIN_SHARE = 0.1
+_MARGIN_SHARE = 0.25
 
 T = TypeVar("T")
 
