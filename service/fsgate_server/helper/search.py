@@ -24,7 +24,7 @@ from fsgate.reasons import Reason
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
 from fsgate_server.helper.messages import MatchFacts, SearchArgs, SearchBatch, SearchSummary
-from fsgate_server.helper.patterns import Regex, Spec, matchable, search_regex, user_spec
+from fsgate_server.helper.patterns import GitRules, Regex, matchable, search_regex, user_spec
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.resolve import closing_fd, reopen
 from fsgate_server.helper.tree_walk import FILE, Budget, TreeWalk, WalkRules, open_regular
@@ -59,24 +59,26 @@ def op_search(sock: socket.socket, req: SearchArgs) -> None:
                 out.truncated |= walk.truncated
         elif stat.S_ISREG(found.st.st_mode):
             with closing_fd(reopen(pfd, os.O_RDONLY, req.path)) as fd:
-                _Scan(out, regex, req.path).run(fd)
+                scan_file(out, regex, req.path, fd, found.st.st_size)
         else:
             raise Failure(Reason.NOT_REGULAR_FILE, f"{req.path}: not a regular file")
     out.finish()
 
 
-def _search_tree(walk: TreeWalk, include: Spec | None, regex: Regex, out: _Out,
+def _search_tree(walk: TreeWalk, include: GitRules | None, regex: Regex, out: _Out,
                  path: str) -> None:
     base = path.rstrip("/") + "/"
     for item in walk.items():
         if item.kind != FILE or (include is not None
-                                 and not include.match_file(matchable(item.rel))):
+                                 and not include.matches(matchable(item.rel))):
             continue
-        fd = open_regular(item.dir_fd, item.name)
-        if fd is None:
+        opened = open_regular(item.dir_fd, item.name)
+        if opened is None:
             continue  # gone, swapped for a link or a FIFO, or refused by the kernel
-        with closing_fd(fd):
-            _Scan(out, regex, base + item.rel).run(fd)
+        try:  # not closing_fd: this runs once per file, and a generator costs more than it
+            scan_file(out, regex, base + item.rel, *opened)
+        finally:
+            os.close(opened[0])
         if out.full or walk.budget.out_of_time():
             walk.stop()
         out.tick()
@@ -139,6 +141,22 @@ def _text(raw: bytes) -> tuple[str, bool]:
     return raw[:cut].decode("utf-8", "replace"), True
 
 
+def scan_file(out: _Out, regex: Regex, path: str, fd: int, size: int) -> None:
+    """Search one open file (``size`` as its stat said) and queue its matches in ``out``."""
+    limit = out.max_file_bytes
+    asked = max(min(size + 1, WINDOW, limit), 1)  # + 1: a file that grew is read on
+    try:
+        data = os.read(fd, asked)
+    except OSError:
+        return
+    if data.find(b"\0", 0, BINARY_PROBE) >= 0:
+        return  # binary: skipped, not searched
+    out.files += 1
+    if len(data) < asked and regex.find(data, 0, len(data))[0] < 0:
+        return  # the common case: the whole file in one read, and no match in it
+    _Scan(out, regex, path).run(fd, data, asked)
+
+
 class _Pending:
     """A match found, waiting for the rest of its after-context (from the next window) or
     for the matches before it: matches leave in the order they were found."""
@@ -161,17 +179,10 @@ class _Scan:
         self.pending: list[_Pending] = []
         self.done = False  # this file needs no more searching
 
-    def run(self, fd: int) -> None:
+    def run(self, fd: int, data: bytes, asked: int) -> None:
+        """Search the file ``fd`` from its first window ``data`` (``asked`` bytes read)."""
         out = self.out
         limit = out.max_file_bytes
-        try:
-            asked = min(max(os.fstat(fd).st_size + 1, 1 << 16), WINDOW, limit)
-            data = os.read(fd, asked)
-        except OSError:
-            return
-        if b"\0" in data[:BINARY_PROBE]:
-            return  # binary: skipped, not searched
-        out.files += 1
         buf, start, line, total = data, 0, 1, len(data)
         while True:
             eof = len(data) < asked or total >= limit  # a short read of a regular file: EOF
@@ -187,7 +198,7 @@ class _Scan:
                     in_line = True
             if end > start:
                 self._fill_pending(buf, start, end)
-                line = self._search(buf, start, end, line)
+                line = self._search(buf, start, end, line, eof)
             self._emit(everything=eof or self.done)
             if eof or self.done:
                 break
@@ -249,9 +260,9 @@ class _Scan:
         if self.done:
             self.pending.clear()
 
-    def _search(self, buf: bytes, pos: int, end: int, line: int) -> int:
+    def _search(self, buf: bytes, pos: int, end: int, line: int, last: bool) -> int:
         """Queue the matching lines of ``buf[pos:end]`` (``pos`` starts line number
-        ``line``); the line number at ``end``."""
+        ``line``); the line number at ``end`` (not counted in the ``last`` window)."""
         counted = pos
         context = self.context
         while pos < end:
@@ -295,7 +306,7 @@ class _Scan:
                 if self.done:
                     break
             pos = stop + 1
-        return line + buf.count(b"\n", counted, end)
+        return line if last or self.done else line + buf.count(b"\n", counted, end)
 
 
 def _has_more(fd: int) -> bool:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from fsgate_server.helper.patterns import Spec, ignore_file_spec, matchable
+from fsgate_server.helper.patterns import GitRules, ignore_file_spec, matchable
 from fsgate_server.helper.resolve import closing_fd, kernel_path
 from fsgate_server.helper.walk import join
 from fsgate_server.policy import EffectivePolicy
@@ -54,7 +54,7 @@ _CLOCK_EVERY = 64  # entries between two looks at the clock
 class WalkRules:
     include_hidden: bool = False
     include_ignored: bool = False
-    exclude: Spec | None = None  # gitignore-style, relative to the base
+    exclude: GitRules | None = None  # gitignore-style, relative to the base
 
 
 class Budget:
@@ -108,22 +108,24 @@ def _max_depth() -> int:
     return max(soft - _RESERVED_FDS, 1) if soft != resource.RLIM_INFINITY else 1 << 16
 
 
-def open_regular(dir_fd: int, name: str) -> int | None:
-    """A read descriptor for the regular file ``name`` in ``dir_fd``, or None (gone, a
-    link, not regular, refused). Opened ``O_PATH`` first and checked, so a FIFO or device
-    swapped in is never really opened; then the same inode is reopened, which the kernel
-    sandbox judges."""
+def open_regular(dir_fd: int, name: str) -> tuple[int, int] | None:
+    """A read descriptor for the regular file ``name`` in ``dir_fd`` and its size, or None
+    (gone, a link, not regular, refused). Opened ``O_PATH`` first and checked, so a FIFO or
+    device swapped in is never really opened; then the same inode is reopened, which the
+    kernel sandbox judges."""
     try:
         pfd = os.open(name, _LOOKUP, dir_fd=dir_fd)
     except OSError:
         return None
-    with closing_fd(pfd):
-        try:
-            if not stat.S_ISREG(os.fstat(pfd).st_mode):
-                return None
-            return os.open(f"/proc/self/fd/{pfd}", _READ)
-        except OSError:
+    try:  # not closing_fd: this runs once per file, and a generator costs more than it
+        st = os.fstat(pfd)
+        if not stat.S_ISREG(st.st_mode):
             return None
+        return os.open(f"/proc/self/fd/{pfd}", _READ), st.st_size
+    except OSError:
+        return None
+    finally:
+        os.close(pfd)
 
 
 class TreeWalk:
@@ -170,7 +172,7 @@ class TreeWalk:
     def _visible(self, real: str, name: str) -> bool:
         return not self.judged or self.policy.can_read(join(real, name))
 
-    def _visit(self, fd: int, real: str, prefix: str, ignores: tuple[tuple[str, Spec], ...],
+    def _visit(self, fd: int, real: str, prefix: str, ignores: tuple[tuple[str, GitRules], ...],
                depth: int) -> Iterator[Item]:
         entries = self._read(fd)
         if not self.rules.include_ignored:
@@ -196,7 +198,7 @@ class TreeWalk:
                 yield from self._enter(fd, real, name, rel, ignores, depth)
 
     def _enter(self, fd: int, real: str, name: str, rel: str,
-               ignores: tuple[tuple[str, Spec], ...], depth: int) -> Iterator[Item]:
+               ignores: tuple[tuple[str, GitRules], ...], depth: int) -> Iterator[Item]:
         try:
             child = os.open(name, _DIR_FLAGS, dir_fd=fd)
         except OSError:
@@ -208,20 +210,20 @@ class TreeWalk:
                 return  # moved under us: what is inside is not at rel any more
             yield from self._visit(child, where, rel + "/", ignores, depth + 1)
 
-    def _skipped(self, rel: str, is_dir: bool, ignores: tuple[tuple[str, Spec], ...]) -> bool:
+    def _skipped(self, rel: str, is_dir: bool, ignores: tuple[tuple[str, GitRules], ...]) -> bool:
         exclude = self.rules.exclude
         if exclude is None and not ignores:
             return False
         probe = matchable(rel) + ("/" if is_dir else "")
-        if exclude is not None and exclude.match_file(probe):
+        if exclude is not None and exclude.matches(probe):
             return True
         for prefix, spec in reversed(ignores):  # the deepest ignore file with a rule decides
-            decided = spec.check_file(probe[len(prefix):]).include
+            decided = spec.decide(probe[len(prefix):])
             if decided is not None:
                 return decided
         return False
 
-    def _ignore_spec(self, fd: int, real: str, names: set[str]) -> Spec | None:
+    def _ignore_spec(self, fd: int, real: str, names: set[str]) -> GitRules | None:
         texts = []
         for name in IGNORE_FILES:
             if name in names and self._visible(real, name):
@@ -233,10 +235,10 @@ class TreeWalk:
 
 def _read_small(dir_fd: int, name: str) -> str:
     """An ignore file's text (its first MiB), or "" when it cannot be read as one."""
-    fd = open_regular(dir_fd, name)
-    if fd is None:
+    opened = open_regular(dir_fd, name)
+    if opened is None:
         return ""
-    with closing_fd(fd):
+    with closing_fd(opened[0]) as fd:
         try:
             data = os.read(fd, MAX_IGNORE_FILE_BYTES)
         except OSError:
