@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import edit, figures, namespace, transfer
+from . import search as search_bench
 from .servers import REPO, Client, RssSampler, Server, tree_rss
 
 MiB = 1 << 20
@@ -299,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         if why:
             report["skipped"]["codex"] = why
             log(f"peer skipped: {why}")
+    report["search"] = search_bench.measure([s.name for s in subjects], args.quick,
+                                            ws["run"] / "search", extra=list(args.server_arg))
     if own_workdir:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -311,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     report["seconds"] = round(time.monotonic() - started, 1)
     text = (f"# fsgate benchmark{' (quick)' if args.quick else ''}\n\n"
             f"`python -m bench{' --quick' if args.quick else ''}` on {report['environment']}, "
-            f"{report['seconds']} s\n\n" + figures.markdown(report))
+            f"{report['seconds']} s\n\n" + figures.markdown(report)
+            + "\n" + search_bench.markdown(report["search"]))
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     md_path = args.out / f"bench-{stamp}.md"

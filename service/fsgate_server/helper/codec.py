@@ -35,7 +35,12 @@ UINT64_MAX = (1 << 64) - 1
 
 # --- encoding -------------------------------------------------------------------------------
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _SCALARS:  # most values: first, before the costlier checks
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):

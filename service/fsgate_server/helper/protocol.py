@@ -15,7 +15,11 @@ raw file bytes; READY, END and COMMIT carry nothing.
                                    <- READY            (write only: content durable, unnamed)
     COMMIT ->                                          (write only: the call is still alive)
                                    <- DATA*            (read only)
+                                   <- RESULT*          (search only: SearchBatch frames,
+                                                        matches as they are found)
                                    <- RESULT answer | ERROR ErrorReport
+                                                       (search: the SearchBatch whose summary
+                                                        is set ends the conversation)
 """
 from __future__ import annotations
 
