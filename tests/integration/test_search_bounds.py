@@ -110,3 +110,17 @@ def test_a_search_that_runs_out_of_time_ends_with_what_it_found(client: Client,
     finally:
         (ws / "big").unlink()
     assert result.summary is not None and result.summary.truncated
+
+
+def test_a_tree_deeper_than_the_helpers_descriptors_allow_ends_truncated(client: Client,
+                                                                         ws: Path) -> None:
+    # One descriptor per level: a helper (64 descriptors) walks ~40 levels, then says so.
+    (ws / "top.txt").write_text("x\n")
+    deep = ws.joinpath(*["d"] * 80)
+    deep.mkdir(parents=True)
+    (deep / "bottom.txt").write_text("x\n")
+    result = client.search(str(ws), "x")
+    assert [m.path for m in result] == [str(ws / "top.txt")]
+    assert result.summary is not None and result.summary.truncated
+    glob = client.glob(str(ws), "*.txt")
+    assert [e.name for e in glob.entries] == ["top.txt"] and glob.truncated
