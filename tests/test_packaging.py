@@ -55,9 +55,12 @@ PROVIDERS = {
     "prometheus_client": "prometheus-client",
     "grpc_health": "grpcio-health-checking",
     "grpc_reflection": "grpcio-reflection",
+    "re2": "google-re2",
+    "pathspec": "pathspec",
 }
 CLIENT_DISTS = {"grpcio", "protobuf", "googleapis-common-protos", "grpcio-status", "tqdm"}
-SERVER_DISTS = {"structlog", "prometheus-client", "grpcio-health-checking", "grpcio-reflection"}
+SERVER_DISTS = {"structlog", "prometheus-client", "grpcio-health-checking", "grpcio-reflection",
+                "google-re2", "pathspec"}
 
 
 def _name(requirement: str) -> str:

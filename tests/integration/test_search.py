@@ -105,6 +105,15 @@ def test_gitignore_and_ignore_files_are_respected_without_a_git_directory(
     assert len(found(client, ws, "needle", include_ignored=True)) == 6
 
 
+def test_an_ignore_file_wins_over_the_gitignore_of_its_directory(client: Client,
+                                                                 ws: Path) -> None:
+    (ws / ".gitignore").write_text("*.txt\n!keep.txt\n")
+    (ws / ".ignore").write_text("keep.txt\n!other.txt\n")
+    for name in ("keep.txt", "other.txt", "dropped.txt"):
+        (ws / name).write_text("needle\n")
+    assert [f[0] for f in found(client, ws, "needle")] == ["other.txt"]
+
+
 def test_context_lines_come_before_and_after_and_are_capped_at_100(client: Client,
                                                                    ws: Path) -> None:
     (ws / "f").write_text("".join(f"line {i}\n" for i in range(1, 301)))
