@@ -133,7 +133,7 @@ def fork_helper(control: socket.socket, settings: HelperSettings) -> None:
         try:
             control.close()
             server_end.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            # SIGCHLD stays ignored: a helper has no children to wait for.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             process.set_parent_death_signal(signal.SIGKILL, expected_parent=me)
             os.setsid()  # its own session: no controlling terminal to inject input into

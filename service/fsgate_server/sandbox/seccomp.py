@@ -268,13 +268,20 @@ def install(rules: Rules = "all") -> None:
     Sets no_new_privs first (required without CAP_SYS_ADMIN). Applies to the calling thread
     only: call it while the process is single-threaded.
     """
-    program = compile_filter(rules=rules)
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len=len(program) // 8, filter=ctypes.addressof(buffer))
+    _buffer, fprog = _fprog(rules)
     prctl(_PR_SET_NO_NEW_PRIVS, 1)
     prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
 
 
+@functools.cache
+def _fprog(rules: Rules) -> tuple[ctypes.Array[ctypes.c_char], _SockFprog]:
+    """The sock_fprog the kernel reads (and the buffer it points into, kept alive here)."""
+    program = compile_filter(rules=rules)
+    buffer = ctypes.create_string_buffer(program, len(program))
+    return buffer, _SockFprog(len=len(program) // 8, filter=ctypes.addressof(buffer))
+
+
 if MACHINE in _AUDIT_ARCH:
-    for _rules in ("all", "shared", "rlimits"):  # assembled at import: forked helpers reuse them
-        compile_filter(rules=_rules)
+    # Assembled at import, in the server and the fork server: forked helpers reuse them.
+    for _rules in ("all", "shared", "rlimits"):
+        _fprog(_rules)
