@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import figures
-from .servers import REPO, Client, RssSampler, Server, tree_rss
+from .servers import REPO, Client, RssSampler, Server, process_cpu_seconds, tree_rss
 
 MiB = 1 << 20
 PEER_SCRIPT = Path(os.environ.get(
@@ -109,14 +109,19 @@ class Subject:
 def _throughput(s: Subject, op: str, concurrency: int, plan: Plan) -> None:
     """calls/s at this concurrency, and the CPU time per call of the server's whole tree
     (server, fork server, helpers, bwrap) and of the client, over the same calls."""
+    pid = s.server.proc.pid
     server0, client0 = s.server.cpu.seconds(), s.client.cpu.seconds()
+    process0 = process_cpu_seconds(pid)
     got = s.client.run("throughput", op=op, concurrency=concurrency,
                        seconds=plan.throughput_seconds, warmup_seconds=plan.throughput_warmup)
     server1, client1 = s.server.cpu.seconds(), s.client.cpu.seconds()
+    process1 = process_cpu_seconds(pid)
     key = f"{op}.c{concurrency}"
     s.add(f"{key}_per_s", got["per_second"])
     if server0 is not None and server1 is not None:
         s.add(f"{key}_cpu_ms", (server1 - server0) * 1e3 / got["all_calls"])
+    if process0 is not None and process1 is not None:  # the gRPC server process alone
+        s.add(f"{key}_server_process_cpu_ms", (process1 - process0) * 1e3 / got["all_calls"])
     if client0 is not None and client1 is not None:
         s.add(f"{key}_client_cpu_ms", (client1 - client0) * 1e3 / got["all_calls"])
 

@@ -33,7 +33,9 @@ def figures() -> list[Figure]:
                 Figure(f"{op}.c8_cpu_ms", f"{t} server-tree CPU per call, c=8", "ms",
                        "lower")]
         if op in HIGH_LOAD_OPS:
-            out += [Figure(f"{op}.c32_per_s", f"{t} throughput, c=32", "calls/s", "higher"),
+            out += [Figure(f"{op}.c8_server_process_cpu_ms",
+                           f"{t} gRPC server process CPU per call, c=8", "ms", "lower"),
+                    Figure(f"{op}.c32_per_s", f"{t} throughput, c=32", "calls/s", "higher"),
                     Figure(f"{op}.c32_cpu_ms", f"{t} server-tree CPU per call, c=32", "ms",
                            "lower")]
     out += [

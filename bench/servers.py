@@ -49,6 +49,16 @@ def _cgroup2_base() -> Path | None:
     return base if os.access(base, os.W_OK) else None
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system time of one process (all its threads), not its children."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
     """CPU time of everything a process started under it ever ran (helpers that exited and
     were reaped by nobody included), from a cgroup v2 of its own: ``usage_usec`` of
