@@ -1,5 +1,5 @@
-"""``python -m bench`` — measure fsgate's sandboxes against an unsandboxed baseline and
-Codex's exec-server, in one run, on this machine.
+"""``python -m bench`` — measure fsgate's sandboxes against a bare gRPC server (the floor),
+an unsandboxed baseline and Codex's exec-server, in one run, on this machine.
 
 Starts every server at once (so a burst of noise from a neighbour hits all of them, not
 one), then runs each measurement for each server in turn, several times, and reports
@@ -20,13 +20,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import edit, figures, mcp, namespace
-from .servers import REPO, Client, RssSampler, Server, tree_rss
+from . import edit, figures, mcp, namespace, transfer
+from . import search as search_bench
+from .servers import REPO, Client, RssSampler, Server, process_cpu_seconds, tree_rss
 
 MiB = 1 << 20
 PEER_SCRIPT = Path(os.environ.get(
     "FSGATE_PEER_SCRIPT", REPO.parent / "shared" / "peers" / "codex_exec_server.py"))
-ALL_BACKENDS = ("baseline", "landlock", "bwrap")
+ALL_BACKENDS = ("floor", "baseline", "landlock", "bwrap")
+ALWAYS = ("floor", "baseline")  # every figure is a ratio to them
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Plan:
     latency_seconds: float  # ...or fewer, once a run has taken this long (slow backends)
     warmup: int  # calls before each latency run
     concurrency: int
+    high_concurrency: int  # the second load, for figures.HIGH_LOAD_OPS
     throughput_seconds: float  # length of one c=8 window
     throughput_warmup: float
     big_bytes: int  # the "256 MiB" transfers
@@ -46,10 +49,10 @@ class Plan:
 
 
 FULL = Plan(runs=3, latency_n=400, latency_seconds=3.0, warmup=20, concurrency=8,
-            throughput_seconds=2.0, throughput_warmup=0.5, big_bytes=256 * MiB,
+            high_concurrency=32, throughput_seconds=2.0, throughput_warmup=0.5, big_bytes=256 * MiB,
             huge_bytes=1024 * MiB, list_entries=100_000, list_runs=1, peer_n=150)
 QUICK = Plan(runs=1, latency_n=20, latency_seconds=1.0, warmup=3, concurrency=8,
-             throughput_seconds=0.3, throughput_warmup=0.1, big_bytes=4 * MiB,
+             high_concurrency=32, throughput_seconds=0.3, throughput_warmup=0.1, big_bytes=4 * MiB,
              huge_bytes=16 * MiB, list_entries=2_500, list_runs=1, peer_n=10)
 
 
@@ -104,7 +107,28 @@ class Subject:
         self.raw.setdefault(key, []).append(value)
 
 
-def measure_small(subjects: list[Subject], plan: Plan) -> None:
+def _throughput(s: Subject, op: str, concurrency: int, plan: Plan) -> None:
+    """calls/s at this concurrency, and the CPU time per call of the server's whole tree
+    (server, fork server, helpers, bwrap) and of the client, over the same calls."""
+    pid = s.server.proc.pid
+    server0, client0 = s.server.cpu.seconds(), s.client.cpu.seconds()
+    process0 = process_cpu_seconds(pid)
+    got = s.client.run("throughput", op=op, concurrency=concurrency,
+                       seconds=plan.throughput_seconds, warmup_seconds=plan.throughput_warmup)
+    server1, client1 = s.server.cpu.seconds(), s.client.cpu.seconds()
+    process1 = process_cpu_seconds(pid)
+    key = f"{op}.c{concurrency}"
+    s.add(f"{key}_per_s", got["per_second"])
+    if server0 is not None and server1 is not None:
+        s.add(f"{key}_cpu_ms", (server1 - server0) * 1e3 / got["all_calls"])
+    if process0 is not None and process1 is not None:  # the gRPC server process alone
+        s.add(f"{key}_server_process_cpu_ms", (process1 - process0) * 1e3 / got["all_calls"])
+    if client0 is not None and client1 is not None:
+        s.add(f"{key}_client_cpu_ms", (client1 - client0) * 1e3 / got["all_calls"])
+
+
+def measure_small(subjects: list[Subject], plan: Plan, loads: list[tuple[float, ...]]
+                  ) -> None:
     for run in range(plan.runs):
         for op in figures.SMALL_OPS:
             for s in subjects:
@@ -113,15 +137,16 @@ def measure_small(subjects: list[Subject], plan: Plan) -> None:
                 s.add(f"{op}.p50_ms", figures.percentile(ms, 50))
                 s.add(f"{op}.p99_ms", figures.percentile(ms, 99))
                 s.add(f"{op}.samples", len(ms))
-        log(f"latency run {run + 1}/{plan.runs} done")
+        loads.append(os.getloadavg())
+        log(f"latency run {run + 1}/{plan.runs} done (load average {loads[-1][0]:.2f})")
     for run in range(plan.runs):
         for op in figures.SMALL_OPS:
             for s in subjects:
-                got = s.client.run("throughput", op=op, concurrency=plan.concurrency,
-                                   seconds=plan.throughput_seconds,
-                                   warmup_seconds=plan.throughput_warmup)
-                s.add(f"{op}.c8_per_s", got["per_second"])
-        log(f"throughput run {run + 1}/{plan.runs} done")
+                _throughput(s, op, plan.concurrency, plan)
+                if op in figures.HIGH_LOAD_OPS:
+                    _throughput(s, op, plan.high_concurrency, plan)
+        loads.append(os.getloadavg())
+        log(f"throughput run {run + 1}/{plan.runs} done (load average {loads[-1][0]:.2f})")
 
 
 def measure_big(subjects: list[Subject], plan: Plan, ws: dict[str, Path]) -> None:
@@ -200,7 +225,7 @@ def run_peer(plan: Plan, ws: dict[str, Path]) -> tuple[dict[str, Any] | None, st
 
 def probe(name: str) -> str | None:
     """Why backend ``name`` cannot run here, or None."""
-    if name == "baseline":
+    if name in ALWAYS:
         return None
     from fsgate_server.backends import selection as backends
 
@@ -234,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a tiny workload (seconds): checks the harness, not the numbers")
     ap.add_argument("--no-peer", action="store_true", help="skip Codex's exec-server")
     ap.add_argument("--backends", default=",".join(ALL_BACKENDS),
-                    help="comma-separated subset of baseline,landlock,bwrap (default: all)")
+                    help="comma-separated subset of floor,baseline,landlock,bwrap (default: "
+                         "all; floor and baseline always run)")
     ap.add_argument("--runs", type=int, help="repetitions per measurement (default 3; quick 1)")
     ap.add_argument("--workdir", type=Path,
                     help="where the served files go (default: a fresh temporary dir)")
@@ -250,14 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(wanted) - set(ALL_BACKENDS)
     if unknown:
         ap.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
-    if "baseline" not in wanted:
-        wanted.insert(0, "baseline")  # every figure is a ratio to it
+    wanted = [*ALWAYS, *(b for b in wanted if b not in ALWAYS)]
 
     started = time.monotonic()
     own_workdir = args.workdir is None
     work = default_workdir() if own_workdir else args.workdir
     report: dict[str, Any] = {"plan": asdict(plan), "environment": environment(),
                               "skipped": {}, "workdir": str(work), "out": str(args.out)}
+    loads: list[tuple[float, ...]] = [os.getloadavg()]
     log(f"workspace {work}")
     ws = make_workspace(work, plan)
     roots = [f"{ws['data']}:ro", str(ws["rw"])]
@@ -280,12 +306,18 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             subjects.append(Subject(name, server, client, {}))
             log(f"started {name} server (pid {server.proc.pid})")
-        measure_small(subjects, plan)
+        if subjects and subjects[0].server.cpu.seconds() is None:
+            report["skipped"]["cpu per call"] = "no writable cgroup v2 to account helpers in"
+        measure_small(subjects, plan, loads)
         measure_big(subjects, plan, ws)
         measure_rss(subjects, plan, ws)
         measure_listing(subjects, plan, ws)
-        namespace.measure(subjects, plan, ws["rw"], log)
-        edit.measure(subjects, plan, ws["rw"])
+        # The floor serves only the four v1 RPCs: the v1.1 operations are measured on the
+        # others, and their targets compare with the floor's Stat (its cheapest call).
+        fsgate_only = [s for s in subjects if s.name != "floor"]
+        namespace.measure(fsgate_only, plan, ws["rw"], log)
+        edit.measure(fsgate_only, plan, ws["rw"])
+        transfer.measure(fsgate_only, plan, ws, log)
     finally:
         for s in subjects:
             s.client.stop()
@@ -300,20 +332,27 @@ def main(argv: list[str] | None = None) -> int:
         if why:
             report["skipped"]["codex"] = why
             log(f"peer skipped: {why}")
+    report["search"] = search_bench.measure([s.name for s in subjects if s.name != "floor"],
+                                            args.quick,
+                                            ws["run"] / "search", extra=list(args.server_arg))
     if own_workdir:
         shutil.rmtree(work, ignore_errors=True)
 
     results = {s.name: summarize(s.raw) for s in subjects}
     report["results"] = results
     report["peer"] = peer
+    loads.append(os.getloadavg())
+    report["loadavg"] = loads
     report["ratios"] = figures.ratios(results)
+    report["floor_ratios"] = figures.ratios(results, "floor")
     report["peer_ratios"] = figures.peer_ratios(results, peer)
-    report["targets"] = figures.check_targets(results, report["ratios"], report["peer_ratios"])
+    report["targets"] = figures.check_targets(results, report["floor_ratios"],
+                                              report["peer_ratios"], report["ratios"])
     report["seconds"] = round(time.monotonic() - started, 1)
     text = (f"# fsgate benchmark{' (quick)' if args.quick else ''}\n\n"
             f"`python -m bench{' --quick' if args.quick else ''}` on {report['environment']}, "
             f"{report['seconds']} s\n\n" + figures.markdown(report)
-            + mcp.markdown(report["mcp"]))
+            + "\n" + search_bench.markdown(report["search"]) + mcp.markdown(report["mcp"]))
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     md_path = args.out / f"bench-{stamp}.md"

@@ -7,7 +7,7 @@ and answers one JSON line per task on stdout. Tasks:
     {"task": "latency", "op": OP, "n": N, "warmup": W, "max_seconds": S}
         -> {"ms": [one latency per call, in milliseconds]}
     {"task": "throughput", "op": OP, "concurrency": C, "seconds": S, "warmup_seconds": W}
-        -> {"calls": N, "seconds": S, "per_second": N / S}
+        -> {"calls": N, "seconds": S, "per_second": N / S, "all_calls": N + warm-up calls}
     {"task": "read_big" | "write_big", "path": P, "size": BYTES}
         -> {"bytes": N, "seconds": S, "mb_per_s": N / S / 1e6}
     {"task": "list_all", "path": P, "page_size": N}
@@ -100,6 +100,7 @@ class Worker:
     def throughput(self, op: str, concurrency: int, seconds: float, warmup_seconds: float
                    ) -> dict[str, Any]:
         counts = [0] * concurrency
+        warm = [0] * concurrency
         finished = [0.0] * concurrency
         errors: list[str] = []
         start = threading.Barrier(concurrency + 1)
@@ -111,7 +112,8 @@ class Worker:
             begin, end = window
             try:
                 while time.perf_counter() < begin:
-                    call()  # warm-up: not counted
+                    call()  # warm-up: not in the rate (all_calls has it, for CPU per call)
+                    warm[slot] += 1
                 # Every call started inside the window counts, also the one that ends after
                 # it; the rate divides by the time until the last of them ended. (A slow
                 # backend still gets a rate from a short window.)
@@ -134,7 +136,8 @@ class Worker:
             raise RuntimeError(f"throughput {op}: {errors[0]}")
         calls = sum(counts)
         elapsed = max(finished) - window[0]
-        return {"calls": calls, "seconds": elapsed, "per_second": calls / elapsed}
+        return {"calls": calls, "seconds": elapsed, "per_second": calls / elapsed,
+                "all_calls": calls + sum(warm)}
 
     # --- large transfers and long listings ------------------------------------------------
 

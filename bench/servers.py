@@ -1,7 +1,8 @@
 """Start the servers under test as real processes, drive them through a client process,
-and sample the memory of a server's whole process tree."""
+sample the memory of a server's whole process tree, and account its CPU time."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,27 +27,107 @@ def env() -> dict[str, str]:
     return out
 
 
-class Server:
-    """One server process on a unix socket: ``baseline`` or a sandbox backend."""
+# --- CPU time of a process tree ---------------------------------------------------------
 
-    def __init__(self, backend: str, run_dir: Path, roots: list[str], extra: list[str]
-                 ) -> None:
+def _cgroup2_base() -> Path | None:
+    """Our own cgroup in the cgroup v2 hierarchy, if it is mounted and we may write there."""
+    mount = None
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 2 and fields[2] == "cgroup2":
+                    mount = Path(fields[1])
+                    break
+        with open("/proc/self/cgroup", encoding="utf-8") as f:
+            own = next((ln.split(":", 2)[2].strip() for ln in f if ln.startswith("0::")), None)
+    except OSError:
+        return None
+    if mount is None or own is None:
+        return None
+    base = mount / own.lstrip("/")
+    return base if os.access(base, os.W_OK) else None
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system time of one process (all its threads), not its children."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU time of everything a process started under it ever ran (helpers that exited and
+    were reaped by nobody included), from a cgroup v2 of its own: ``usage_usec`` of
+    cpu.stat. ``seconds()`` is None where no writable cgroup v2 exists (then the benchmark
+    reports no CPU figures rather than ones that miss the helpers)."""
+
+    def __init__(self, name: str) -> None:
+        base = _cgroup2_base()
+        self.path: Path | None = None
+        if base is not None:
+            path = base / f"fsgate-bench-{os.getpid()}-{name}"
+            try:
+                path.mkdir(exist_ok=True)
+                self.path = path
+            except OSError:
+                self.path = None
+
+    def enter(self) -> None:
+        """Move the calling process into the cgroup (a Popen preexec_fn: in the child)."""
+        if self.path is not None:
+            with open(self.path / "cgroup.procs", "w", encoding="ascii") as f:
+                f.write("0")
+
+    def seconds(self) -> float | None:
+        if self.path is None:
+            return None
+        try:
+            with open(self.path / "cpu.stat", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("usage_usec "):
+                        return int(line.split()[1]) / 1e6
+        except OSError:
+            return None
+        return None
+
+    def close(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(OSError):  # a process left in it: then it stays
+                self.path.rmdir()
+
+
+class Server:
+    """One server process on a unix socket: ``floor``, ``baseline`` or a sandbox backend."""
+
+    def __init__(self, backend: str, run_dir: Path, roots: list[str], extra: list[str],
+                 *, log_level: str = "info") -> None:
         self.backend = backend
         sock = run_dir / f"{backend}.sock"
         sock.unlink(missing_ok=True)
         self.target = f"unix:{sock}"
         self.log_path = run_dir / f"{backend}.log"
-        if backend == "baseline":
+        if backend == "floor":
+            args = [sys.executable, "-m", "bench.floor_server"]
+        elif backend == "baseline":
             args = [sys.executable, "-m", "bench.baseline_server"]
         else:
             args = [sys.executable, "-m", "fsgate_server", "serve", "--sandbox", backend]
-        args += ["--listen", self.target, "--log-format", "json", "--log-level", "warning"]
+        # At the product's default level: the request log line is part of what a request
+        # costs (it goes to a file here, as to a collector in production).
+        args += ["--listen", self.target, "--log-format", "json", "--log-level", log_level]
         for r in roots:
             args += ["--root", r]
         self.args = args + extra
+        self.cpu = CpuMeter(backend)
         with open(self.log_path, "wb") as log:
+            # preexec_fn: the bench is single-threaded while it starts servers
             self.proc = subprocess.Popen(self.args, env=env(), stdout=log, stderr=log,
-                                         stdin=subprocess.DEVNULL, cwd=REPO)
+                                         stdin=subprocess.DEVNULL, cwd=REPO,
+                                         preexec_fn=self.cpu.enter)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -76,6 +157,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.cpu.close()
 
 
 class Client:
@@ -83,9 +165,11 @@ class Client:
 
     def __init__(self, target: str, paths: dict[str, str], log_path: Path) -> None:
         self._log = open(log_path, "ab")  # noqa: SIM115  # closed in stop()
+        self.cpu = CpuMeter(f"client-{log_path.stem}")
         self.proc = subprocess.Popen([sys.executable, "-m", "bench.client", target],
                                      env=env(), cwd=REPO, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._log, text=True)
+                                     stdout=subprocess.PIPE, stderr=self._log, text=True,
+                                     preexec_fn=self.cpu.enter)
         self._send({"paths": paths})
         if not self._answer().get("ready"):
             raise RuntimeError("benchmark client did not start")
@@ -121,6 +205,7 @@ class Client:
             self.proc.kill()
             self.proc.wait()
         self._log.close()
+        self.cpu.close()
 
 
 # --- memory of a process tree -------------------------------------------------------------

@@ -169,14 +169,17 @@ def descendants(pid: int) -> list[int]:
     return below
 
 
+BUSY_NAME = "fsgate-request"  # helper/forkserver.py BUSY_NAME: a helper that has a request
+
+
 def confined_helpers(pid: int) -> list[int]:
-    """Helpers that have received a request: they run under seccomp, idle ones do not yet
-    (tests/integration/test_faults.py uses this one too)."""
+    """Helpers that have received a request: they go by BUSY_NAME once they have it, idle
+    ones by the fork server's name (tests/integration/test_faults.py uses this one too)."""
     found = []
     for child in descendants(pid):
         try:
-            with open(f"/proc/{child}/status") as fh:
-                if "Seccomp:\t2" in fh.read():
+            with open(f"/proc/{child}/comm") as fh:
+                if fh.read().strip() == BUSY_NAME:
                     found.append(child)
         except OSError:
             pass

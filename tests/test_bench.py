@@ -37,13 +37,22 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return run_bench(tmp_path_factory.mktemp("bench"), "--backends", "landlock")
 
 
-def test_quick_run_measures_every_figure_for_baseline_and_landlock(
+def _measured(report: dict[str, object], key: str) -> bool:
+    """CPU per call needs a writable cgroup v2; the report says when there is none."""
+    skipped = report["skipped"]
+    assert isinstance(skipped, dict)
+    return not (key.endswith("cpu_ms") and "cpu per call" in skipped)
+
+
+def test_quick_run_measures_every_figure_for_floor_baseline_and_landlock(
         report: dict[str, object]) -> None:
     results = report["results"]
     assert isinstance(results, dict)
-    assert set(results) == {"baseline", "landlock"}
+    assert set(results) == {"floor", "baseline", "landlock"}
     for name, figs in results.items():
         for f in figures.figures():
+            if not _measured(report, f.key):
+                continue
             value = figs.get(f.key)
             assert isinstance(value, float) and math.isfinite(value), (name, f.key, value)
             if f.key.endswith("growth_mib"):
@@ -52,12 +61,14 @@ def test_quick_run_measures_every_figure_for_baseline_and_landlock(
                 assert value > 0, (name, f.key, value)
 
 
-def test_every_landlock_figure_has_a_ratio_to_the_baseline(report: dict[str, object]) -> None:
-    ratios = report["ratios"]
+@pytest.mark.parametrize("table", ["ratios", "floor_ratios"])
+def test_every_landlock_figure_has_a_ratio_to_the_baseline_and_the_floor(
+        report: dict[str, object], table: str) -> None:
+    ratios = report[table]
     assert isinstance(ratios, dict)
     for f in figures.figures():
-        if f.key.endswith("growth_mib"):
-            continue  # a ratio over a near-zero baseline growth is left out on purpose
+        if f.key.endswith("growth_mib") or not _measured(report, f.key):
+            continue  # a ratio over a near-zero base growth is left out on purpose
         r = ratios["landlock"][f.key]
         assert isinstance(r, float) and r > 0, (f.key, r)
 
@@ -66,8 +77,13 @@ def test_targets_are_reported_and_skips_say_why(report: dict[str, object]) -> No
     targets = report["targets"]
     assert isinstance(targets, list) and targets
     measured = {t["target"]: t for t in targets}
-    assert measured["landlock ReadFile 4 KiB p50 / baseline (c=1)"]["measured"] > 0
-    assert report["skipped"] == {"codex": "--no-peer"}
+    assert measured["landlock ReadFile 4 KiB p50 / floor (c=1)"]["measured"] > 0
+    skipped = report["skipped"]
+    assert isinstance(skipped, dict)
+    assert skipped.get("codex") == "--no-peer"
+    assert set(skipped) <= {"codex", "cpu per call"}
+    loads = report["loadavg"]
+    assert isinstance(loads, list) and len(loads) >= 3  # start, each run, end
 
 
 def test_markdown_table_is_written_beside_the_json(report: dict[str, object]) -> None:
@@ -75,6 +91,7 @@ def test_markdown_table_is_written_beside_the_json(report: dict[str, object]) ->
     assert md, "no markdown written"
     text = md[-1].read_text()
     assert "| figure |" in text and "landlock / baseline" in text
+    assert "landlock / floor" in text and "baseline / floor" in text
 
 
 def test_an_unknown_backend_is_refused(tmp_path: Path) -> None:

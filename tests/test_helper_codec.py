@@ -210,3 +210,46 @@ def test_arbitrary_payloads_decode_or_are_protocol_errors(payload: bytes) -> Non
     for cls in ANSWERS:
         with contextlib.suppress(ProtocolError):
             codec.decode(payload, cls)
+
+
+# --- the fast path --------------------------------------------------------------------------
+
+def _checked_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every fast decoder give up, so decode runs the checked decoder alone."""
+    def give_up(_raw: Any) -> Any:
+        raise codec._Invalid
+
+    tables: tuple[dict[Any, Any], ...] = (codec._ANSWERS, codec._REQUESTS)
+    for table in tables:
+        for key, (_fast, checked) in list(table.items()):
+            monkeypatch.setitem(table, key, (give_up, checked))
+
+
+@pytest.mark.parametrize("cls", MESSAGES, ids=lambda c: c.__name__)
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_valid_messages_take_the_fast_path(cls: type, data: st.DataObject) -> None:
+    msg = data.draw(message(cls))
+    payload = codec.encode(msg)
+    table: Any = codec._REQUESTS if issubclass(cls, Request) else codec._ANSWERS
+    fast = table[cls.op if issubclass(cls, Request) else cls][0]
+    assert fast(json.loads(payload.decode("utf-8", "surrogatepass"))) == msg
+
+
+@pytest.mark.parametrize("cls", MESSAGES, ids=lambda c: c.__name__)
+def test_the_fast_path_accepts_nothing_the_checked_decoder_refuses(
+        cls: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = malformed(cls)
+    fast_answers = []
+    for _what, obj in cases:
+        try:
+            fast_answers.append(decode_raw(cls, obj))
+        except ProtocolError:
+            fast_answers.append(ProtocolError)
+    _checked_only(monkeypatch)
+    for (what, obj), fast_answer in zip(cases, fast_answers, strict=True):
+        try:
+            checked_answer: Any = decode_raw(cls, obj)
+        except ProtocolError:
+            checked_answer = ProtocolError
+        assert fast_answer == checked_answer, what

@@ -55,12 +55,15 @@ PROVIDERS = {
     "prometheus_client": "prometheus-client",
     "grpc_health": "grpcio-health-checking",
     "grpc_reflection": "grpcio-reflection",
+    "re2": "google-re2",
+    "pathspec": "pathspec",
     # fsgate mcp (client/fsgate/mcp): the SDK, and what its public API is made of (tool
     # argument models, the ASGI app and its runner), which the SDK itself requires.
     "mcp": "mcp", "pydantic": "mcp", "starlette": "mcp", "uvicorn": "mcp",
 }
 CLIENT_DISTS = {"grpcio", "protobuf", "googleapis-common-protos", "grpcio-status", "tqdm"}
-SERVER_DISTS = {"structlog", "prometheus-client", "grpcio-health-checking", "grpcio-reflection"}
+SERVER_DISTS = {"structlog", "prometheus-client", "grpcio-health-checking", "grpcio-reflection",
+                "google-re2", "pathspec"}
 
 
 def _name(requirement: str) -> str:

@@ -58,6 +58,14 @@ if TYPE_CHECKING:
         VersionMismatch,
     )
     from fsgate._namespace import RemoveResult, ServerInfo, ServerLimits, ServerRoot
+    from fsgate._search import (
+        AsyncSearchResult,
+        GlobResult,
+        GlobSort,
+        Match,
+        SearchResult,
+        SearchSummary,
+    )
     from fsgate._transfer import CopyResult, MoveResult
     from fsgate._types import DirEntry, FileInfo, FileType, Policy, Timeouts, WriteMode, WriteResult
     from fsgate.reasons import Reason
@@ -115,6 +123,12 @@ _LAZY = {
     "WriteResult": "fsgate._types",
     "CopyResult": "fsgate._transfer",
     "MoveResult": "fsgate._transfer",
+    "AsyncSearchResult": "fsgate._search",
+    "GlobResult": "fsgate._search",
+    "GlobSort": "fsgate._search",
+    "Match": "fsgate._search",
+    "SearchResult": "fsgate._search",
+    "SearchSummary": "fsgate._search",
 }
 
 
@@ -137,6 +151,7 @@ __all__ = [
     "AlreadyExists",
     "AmbiguousMatch",
     "AsyncClient",
+    "AsyncSearchResult",
     "Busy",
     "Client",
     "CopyResult",
@@ -150,6 +165,8 @@ __all__ = [
     "FileInfo",
     "FileType",
     "FsgateError",
+    "GlobResult",
+    "GlobSort",
     "HelperFailed",
     "InvalidArgument",
     "InvalidPath",
@@ -157,6 +174,7 @@ __all__ = [
     "InvalidPolicy",
     "InvalidRequest",
     "IsADirectory",
+    "Match",
     "MoveResult",
     "NoMatch",
     "NoSpace",
@@ -174,6 +192,8 @@ __all__ = [
     "ResourceExhausted",
     "SandboxDenied",
     "SandboxUnavailable",
+    "SearchResult",
+    "SearchSummary",
     "ServerInfo",
     "ServerLimits",
     "ServerRoot",

@@ -31,6 +31,7 @@ from fsgate._base import (
 from fsgate._channel import AsyncStub, Stub
 from fsgate._edit import AsyncEditMethods
 from fsgate._namespace import AsyncNamespaceMethods
+from fsgate._search import AsyncSearchMethods
 from fsgate._transfer import AsyncTransferMixin
 from fsgate._types import (
     DirEntry,
@@ -59,7 +60,8 @@ def _settle_soon(loop: asyncio.AbstractEventLoop, ended: asyncio.Future[None]) -
 
 
 # --- the asyncio client -------------------------------------------------------------------
-class AsyncClient(AsyncNamespaceMethods, AsyncTransferMixin, AsyncEditMethods, _ClientBase):
+class AsyncClient(AsyncNamespaceMethods, AsyncTransferMixin, AsyncEditMethods,
+                  AsyncSearchMethods, _ClientBase):
     """An asyncio client for one fsgate server; use it as ``async with``.
 
     Same arguments, methods, defaults and exceptions as :class:`fsgate.Client`; the

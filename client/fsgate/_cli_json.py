@@ -10,6 +10,10 @@ can switch languages without changing how it reads the output:
 * a listing entry: ``name``, ``raw_name_base64`` (the name's bytes when they are not
   UTF-8, else null), ``info``.
 * a write: ``info``, ``bytes_written``.
+* a search match (``grep --json``, one per line): ``path``, ``line_number``, ``line``,
+  ``line_truncated``, ``before``, ``after``; the last line ``{"summary": {"files_searched",
+  "matches", "truncated"}}``.
+* a glob entry (``glob --json``): a listing entry, as above.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ import json
 import sys
 from typing import Any
 
+from fsgate._search import Match, SearchSummary
 from fsgate._types import DirEntry, FileInfo, WriteResult
 
-__all__ = ["entry_json", "info_json", "print_json", "write_json"]
+__all__ = ["entry_json", "info_json", "match_json", "print_json", "summary_json", "write_json"]
 
 
 def _timestamp(t: datetime.datetime) -> str:
@@ -48,6 +53,17 @@ def entry_json(entry: DirEntry) -> dict[str, Any]:
 
 def write_json(result: WriteResult) -> dict[str, Any]:
     return {"info": info_json(result.info), "bytes_written": result.bytes_written}
+
+
+def match_json(match: Match) -> dict[str, Any]:
+    return {"path": match.path, "line_number": match.line_number, "line": match.line,
+            "line_truncated": match.line_truncated, "before": list(match.before),
+            "after": list(match.after)}
+
+
+def summary_json(summary: SearchSummary) -> dict[str, Any]:
+    return {"summary": {"files_searched": summary.files_searched, "matches": summary.matches,
+                        "truncated": summary.truncated}}
 
 
 def print_json(obj: Any) -> None:

@@ -26,6 +26,7 @@ from fsgate._base import (
 from fsgate._channel import cancel
 from fsgate._edit import EditMethods
 from fsgate._namespace import NamespaceMethods
+from fsgate._search import SearchMethods
 from fsgate._transfer import TransferMixin
 from fsgate._types import (
     DirEntry,
@@ -58,7 +59,7 @@ __all__ = [
 
 
 # --- the blocking client ------------------------------------------------------------------
-class Client(NamespaceMethods, TransferMixin, EditMethods, _ClientBase):
+class Client(NamespaceMethods, TransferMixin, EditMethods, SearchMethods, _ClientBase):
     """A blocking client for one fsgate server; thread-safe, use it as a context manager.
 
     Args:

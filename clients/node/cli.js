@@ -14,6 +14,14 @@
 //     edit PATH --old TEXT --new TEXT [--old TEXT --new TEXT ...] [--all] [--dry-run]
 //          [--if-version V]                    prints the result as JSON
 //     info                                    the server's version, backend, roots, limits
+//     grep PATTERN [PATH] [-F] [-i] [-C N] [-l] [-g GLOB]... [--hidden] [--no-ignore]
+//          [--max-matches N]   one JSON object per match, then {"summary": ...}; exit 0
+//                              on a match, 1 on none (as `fsgate grep --json`)
+//     glob PATTERN [PATH] [--sort path|modified] [--exclude GLOB]... [--hidden]
+//          [--no-ignore] [--max-results N]   one JSON object per entry (`fsgate glob --json`)
+//
+// A relative PATH (grep and glob default to ".") needs --cwd DIR, the server-side
+// directory it is relative to.
 //
 // The JSON is exactly what the Python CLI prints with --json (`fsgate stat --json`,
 // `fsgate ls --json`, `fsgate write --json`, `fsgate mkdir --json`, ...): the same fields
@@ -75,28 +83,50 @@ async function main(argv) {
       'dry-run': { type: 'boolean', default: false },
       lines: { type: 'string' },
       tail: { type: 'string' },
+      // grep and glob
+      cwd: { type: 'string' },
+      'fixed-strings': { type: 'boolean', short: 'F', default: false },
+      'ignore-case': { type: 'boolean', short: 'i', default: false },
+      context: { type: 'string', short: 'C', default: '0' },
+      'files-with-matches': { type: 'boolean', short: 'l', default: false },
+      glob: { type: 'string', short: 'g', multiple: true, default: [] },
+      hidden: { type: 'boolean', default: false },
+      'no-ignore': { type: 'boolean', default: false },
+      'max-matches': { type: 'string', default: '0' },
+      sort: { type: 'string', default: 'path' },
+      exclude: { type: 'string', multiple: true, default: [] },
+      'max-results': { type: 'string', default: '0' },
     },
   });
-  const [command, path, destination] = positionals;
+  const [command, ...rest] = positionals;
+  const searching = command === 'grep' || command === 'glob';
   const pathless = command === 'info';
   const pair = ['mv', 'cp'].includes(command);
-  const wanted = pathless ? 1 : (pair ? 3 : 2);
+  let pattern;
+  let path;
+  let destination;
+  if (searching) [pattern, path] = [rest[0], rest[1] || '.'];
+  else [path, destination] = rest;
+  const most = searching || pair ? 2 : (pathless ? 0 : 1);
   const window = command === 'read' ? lineWindow(values) : {};
-  const commands = ['stat', 'ls', 'read', 'write', 'mkdir', 'rm', 'info', 'mv', 'cp', 'edit'];
-  if (!commands.includes(command)
-      || (!pathless && !path) || positionals.length > wanted
-      || (pair && positionals.length !== wanted) || window === null
+  const commands = ['stat', 'ls', 'read', 'write', 'mkdir', 'rm', 'info', 'mv', 'cp', 'edit',
+    'grep', 'glob'];
+  if (!commands.includes(command) || rest.length > most
+      || (searching ? !pattern : (!pathless && !path)) || (pair && rest.length !== 2)
+      || window === null
       || (command === 'edit' && (values.old.length === 0
         || values.old.length !== values.new.length))) {
     process.stderr.write('usage: cli.js [--target ADDR] [--token-file FILE] '
-      + '{stat|ls|read|write|mkdir|rm|edit} PATH | {mv|cp} SRC DST | info '
-      + '(edit: --old TEXT --new TEXT, paired)\n');
+      + '{stat|ls|read|write|mkdir|rm|edit} PATH | {mv|cp} SRC DST | '
+      + '{grep|glob} PATTERN [PATH] | info (edit: --old TEXT --new TEXT, paired)\n');
     return 2;
   }
   const target = values.target || process.env.FSGATE_TARGET || '127.0.0.1:50051';
   const tokenFile = values['token-file'] || process.env.FSGATE_TOKEN_FILE;
   const token = tokenFile ? fs.readFileSync(tokenFile, 'utf8').trim() : undefined;
-  const client = fsgate.connect(target, { token });
+  const relative = path !== undefined && !path.startsWith('/');
+  const policy = values.cwd && relative ? { cwd: values.cwd } : undefined;
+  const client = fsgate.connect(target, { token, policy });
   try {
     if (command === 'stat') {
       process.stdout.write(`${JSON.stringify(await client.stat(path))}\n`);
@@ -115,6 +145,25 @@ async function main(argv) {
         recursive: values.recursive, overwrite: values.overwrite,
       });
       process.stdout.write(`${JSON.stringify(result)}\n`);
+    } else if (command === 'grep') {
+      const include = values.glob.filter((g) => !g.startsWith('!'));
+      const exclude = values.glob.filter((g) => g.startsWith('!')).map((g) => g.slice(1));
+      const result = client.search(path, pattern, {
+        fixedStrings: values['fixed-strings'], ignoreCase: values['ignore-case'],
+        contextLines: Number.parseInt(values.context, 10), filesOnly: values['files-with-matches'],
+        includeGlobs: include, excludeGlobs: exclude, includeHidden: values.hidden,
+        includeIgnored: values['no-ignore'], maxMatches: Number.parseInt(values['max-matches'], 10),
+      });
+      for await (const match of result) process.stdout.write(`${JSON.stringify(match)}\n`);
+      process.stdout.write(`${JSON.stringify({ summary: result.summary })}\n`);
+      return result.summary.matches ? 0 : 1;
+    } else if (command === 'glob') {
+      const result = await client.glob(path, pattern, {
+        excludeGlobs: values.exclude, includeHidden: values.hidden,
+        includeIgnored: values['no-ignore'], sort: values.sort,
+        maxResults: Number.parseInt(values['max-results'], 10),
+      });
+      for (const entry of result.entries) process.stdout.write(`${JSON.stringify(entry)}\n`);
     } else if (command === 'read') {
       await client.readFile(path, process.stdout, window);
     } else if (command === 'mkdir') {

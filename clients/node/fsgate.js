@@ -14,8 +14,10 @@
 // modified_time: "2024-05-06T07:08:09.123456Z", version, symlink_target}, entries
 // {name, raw_name_base64, info}, writes {info, bytes_written}, removals {removed}, moves
 // {info}, copies {info, bytes_copied, entries_copied}, edits {info, replacements, diff,
-// diff_truncated}, server info {version, backend, landlock_abi, roots: [{path, writable}],
-// limits: {...}}; JSON.stringify of one is what `fsgate ... --json` prints for the same call.
+// diff_truncated}, search matches {path, line_number, line, line_truncated, before, after}
+// and summaries {summary: {files_searched, matches, truncated}}, server info {version,
+// backend, landlock_abi, roots: [{path, writable}], limits: {...}}; JSON.stringify of one is
+// what `fsgate ... --json` prints for the same call.
 //
 // Every call has a deadline (callMs for unary calls, transferMs for a whole read or
 // write stream). Failed calls reject with a FsgateError carrying the gRPC code and the
@@ -164,6 +166,48 @@ function wireEdits(edits) {
     return { old_text: e.oldText, new_text: e.newText, replace_all: Boolean(e.replaceAll) };
   });
 }
+
+/** A search match in the shared JSON form (`fsgate grep --json`). */
+function searchMatch(m) {
+  return {
+    path: m.path, line_number: m.line_number, line: m.line, line_truncated: m.line_truncated,
+    before: [...m.before], after: [...m.after],
+  };
+}
+
+/**
+ * The matches of one Search call as an async iterable (`for await (const m of result)`);
+ * `summary` ({files_searched, matches, truncated}) is set once it is exhausted. Breaking
+ * out early cancels the call. Iterate it once.
+ */
+class SearchResult {
+  constructor(start) {
+    this.summary = null;
+    this._start = start;
+  }
+
+  async* [Symbol.asyncIterator]() {
+    const call = this._start();
+    try {
+      for await (const msg of call) {
+        for (const m of msg.matches) yield searchMatch(m);
+        if (msg.summary) {
+          const s = msg.summary;
+          this.summary = {
+            files_searched: s.files_searched, matches: s.matches, truncated: s.truncated,
+          };
+        }
+      }
+    } catch (err) {
+      throw toError(err);
+    } finally {
+      call.cancel(); // a no-op once the stream has ended
+    }
+    if (!this.summary) throw new Error('protocol error: Search ended without its summary');
+  }
+}
+
+const asList = (globs) => (typeof globs === 'string' ? [globs] : [...globs]);
 
 function deadline(ms) {
   return new Date(Date.now() + ms);
@@ -378,6 +422,47 @@ function connect(target, options = {}) {
       return splitLines(await collect(p, { tailLines: n }));
     },
 
+    /**
+     * Search the files below `p` for `pattern` (RE2 regex, or a literal with fixedStrings):
+     * a SearchResult, an async iterable of matches whose `summary` is set at the end.
+     * Options: fixedStrings, ignoreCase, includeGlobs, excludeGlobs, includeHidden,
+     * includeIgnored, contextLines, maxMatches, filesOnly. The deadline (transferMs)
+     * covers the whole stream.
+     */
+    search(p, pattern, {
+      fixedStrings = false, ignoreCase = false, includeGlobs = [], excludeGlobs = [],
+      includeHidden = false, includeIgnored = false, contextLines = 0, maxMatches = 0,
+      filesOnly = false,
+    } = {}) {
+      const request = {
+        path: p, pattern, fixed_strings: fixedStrings, ignore_case: ignoreCase,
+        include_globs: asList(includeGlobs), exclude_globs: asList(excludeGlobs),
+        include_hidden: includeHidden, include_ignored: includeIgnored,
+        context_lines: contextLines, max_matches: maxMatches, files_only: filesOnly, ...sandbox,
+      };
+      return new SearchResult(() => stub.Search(request, metadata(),
+        { deadline: deadline(opts.transferMs) }));
+    },
+
+    /**
+     * The entries below the directory `p` matching `patterns` (a glob or several,
+     * gitignore-style): {entries, truncated}, entries in the listing form.
+     * Options: excludeGlobs, includeHidden, includeIgnored, sort ("path" | "modified"),
+     * maxResults.
+     */
+    async glob(p, patterns, {
+      excludeGlobs = [], includeHidden = false, includeIgnored = false, sort = 'path',
+      maxResults = 0,
+    } = {}) {
+      const r = await unary('Glob', {
+        path: p, patterns: asList(patterns), exclude_globs: asList(excludeGlobs),
+        include_hidden: includeHidden, include_ignored: includeIgnored,
+        sort: sort === 'modified' ? 'GLOB_SORT_MODIFIED_DESC' : 'GLOB_SORT_PATH',
+        max_results: maxResults, ...sandbox,
+      });
+      return { entries: r.entries.map(dirEntry), truncated: r.truncated };
+    },
+
     close() {
       stub.close();
     },
@@ -386,5 +471,6 @@ function connect(target, options = {}) {
 }
 
 module.exports = {
-  connect, FsgateError, fileInfo, dirEntry, serverInfo, splitLines, PROTOS,
+  connect, FsgateError, fileInfo, dirEntry, serverInfo, splitLines, searchMatch, SearchResult,
+  PROTOS,
 };

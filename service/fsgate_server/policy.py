@@ -41,6 +41,7 @@ Effective policy (SPEC §1)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -237,10 +238,11 @@ def resolve(
         _check_entries(request)
     cwd = _cwd_for(path, request)
     normalized = _normalize(path, cwd, Reason.INVALID_PATH, "path")
-    effective = _effective(ceiling, None if request is None else _normalized_entries(request, cwd))
-    if protected:
-        effective = dataclasses.replace(effective, protected=tuple(protected),
-                                        protection_roots=_protection_roots(ceiling))
+    if request is None:  # the server's ceiling itself: the same for every such request
+        effective = _ceiling_policy(tuple(ceiling), tuple(protected))
+    else:
+        effective = _with_protected(
+            _effective(ceiling, _normalized_entries(request, cwd)), ceiling, tuple(protected))
     if write and effective.is_protected(normalized):
         raise Failure(
             Reason.PROTECTED_PATH,
@@ -308,6 +310,20 @@ def _normalized_entries(request: RequestPolicy, cwd: str) -> RequestPolicy:
         for name in _LISTS
     }
     return RequestPolicy(**lists, cwd=cwd)
+
+
+def _with_protected(effective: EffectivePolicy, ceiling: Sequence[Root],
+                    protected: tuple[str, ...]) -> EffectivePolicy:
+    if not protected:
+        return effective
+    return dataclasses.replace(effective, protected=protected,
+                               protection_roots=_protection_roots(ceiling))
+
+
+@functools.lru_cache(maxsize=16)  # one server has one ceiling; tests build a few
+def _ceiling_policy(ceiling: tuple[Root, ...], protected: tuple[str, ...]) -> EffectivePolicy:
+    """The effective policy of a request without a policy of its own (immutable: shared)."""
+    return _with_protected(_effective(ceiling, None), ceiling, protected)
 
 
 def _effective(ceiling: Sequence[Root], request: RequestPolicy | None) -> EffectivePolicy:

@@ -66,6 +66,8 @@ RUNTIME_MODULES = (
     "grpc_status",
     "structlog",
     "typing_extensions",
+    "re2",  # Search's regex engine (google-re2; loads libstdc++)
+    "pathspec",  # gitignore-style globs of Search and Glob
 )
 """Modules whose containing directories are runtime roots; ones not installed are skipped."""
 

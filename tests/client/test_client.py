@@ -60,6 +60,8 @@ def test_public_surface_is_pinned() -> None:
         "RemoveResult", "ServerInfo", "ServerLimits", "ServerRoot",
         "CopyResult", "MoveResult",
         "Edit", "EditResult",
+        # v1.1 Search and Glob
+        "AsyncSearchResult", "GlobResult", "GlobSort", "Match", "SearchResult", "SearchSummary",
     ])
     assert all(hasattr(fsgate, name) for name in fsgate.__all__)
     assert fsgate.__version__ == "0.1.0"

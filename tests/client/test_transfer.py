@@ -21,7 +21,7 @@ def clients() -> tuple[Client, AsyncClient]:
 
 def test_both_clients_prepare_move_and_copy_the_same_way(
         clients: tuple[Client, AsyncClient]) -> None:
-    sync, aio = clients
+    sync, _ = clients
     try:
         for c in clients:
             assert callable(c.move) and callable(c.copy)

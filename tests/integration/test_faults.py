@@ -46,7 +46,7 @@ def stalled_write(path: str, started: threading.Event, release: threading.Event
 
 
 def confined_helpers(server: ServerProcess) -> list[int]:
-    """Helpers that have received a request: they run under seccomp, idle ones do not yet."""
+    """Helpers that have received a request (named so; idle ones are not yet)."""
     return confined_helpers_of(server.proc.pid)
 
 

@@ -6,13 +6,21 @@ import asyncio
 import os
 import stat
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import fsgate
 import pytest
 from fsgate import Client, FileType, Policy
 
-from .transfer_setup import Layout, fails, fresh_dir, no_temporaries, transfer_server
+from .transfer_setup import (
+    MAX_ENTRIES,
+    Layout,
+    fails,
+    fresh_dir,
+    no_temporaries,
+    transfer_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -321,3 +329,29 @@ def test_async_client_moves(layout: Layout, d: Path) -> None:
 
     assert asyncio.run(main()).info.path == str(d / "b")
     assert (d / "b").read_bytes() == b"a"
+
+
+def test_move_of_an_invalid_path_fails_invalid_path(layout: Layout, fs: Client, d: Path) -> None:
+    (d / "a").write_bytes(b"a")
+    for source, dest in ((d / "a", ""), ("", d / "b"), (d / "a", f"{d}/b\0c"),
+                         (d / "a", f"{d}/{'n' * 256}")):
+        fails(layout, partial(fs.move, source, dest), "INVALID_ARGUMENT", "INVALID_PATH")
+        fails(layout, partial(fs.copy, source, dest), "INVALID_ARGUMENT", "INVALID_PATH")
+
+
+def test_move_through_a_symlink_loop_fails_symlink_loop(layout: Layout, fs: Client,
+                                                         d: Path) -> None:
+    (d / "a").write_bytes(b"a")
+    (d / "loop").symlink_to("loop")
+    fails(layout, lambda: fs.move(d / "a", d / "loop" / "a"), "FAILED_PRECONDITION",
+          "SYMLINK_LOOP")
+    fails(layout, lambda: fs.copy(d / "loop" / "a", d / "b"), "FAILED_PRECONDITION",
+          "SYMLINK_LOOP")
+
+
+def test_move_of_a_tree_larger_than_the_entry_limit_fails_too_large(
+        layout: Layout, fs: Client, d: Path) -> None:
+    (d / "big" / "sub").mkdir(parents=True)
+    for i in range(MAX_ENTRIES):  # with sub: one entry more than may be checked
+        (d / "big" / "sub" / f"f{i}").write_bytes(b"x")
+    fails(layout, lambda: fs.move(d / "big", d / "moved"), "RESOURCE_EXHAUSTED", "TOO_LARGE")

@@ -96,6 +96,75 @@ def test_confine_applies_every_layer(
         os.close(stray)
 
 
+def _setrlimit_refused() -> bool:
+    """Whether even lowering a limit is refused (resource reports EPERM as ValueError)."""
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))
+    except ValueError:
+        return True
+    return False
+
+
+def test_a_forked_helpers_stages_confine_like_confine_does(
+    in_child: Runner,
+    errno_of: ErrnoOf,
+    landlock_abi: int,
+    roots: dict[str, Path],
+    address_space: int,
+) -> None:
+    """The fork server's three stages (confine.py): inherit_to_helpers in the fork server,
+    BEFORE_REQUEST and prepare_paths while the helper waits, restrict_prepared with the
+    request. Here in one process: seccomp filters and no_new_privs survive fork as they are."""
+    stray = os.open("/dev/null", os.O_RDONLY)
+    try:
+
+        def child(report_fd: int) -> object:
+            limits = Limits(open_files=32, file_size_bytes=1 << 20,
+                            address_space_bytes=address_space)
+            idle = Confinement(read_exec=(STDLIB,), read=(), write=(), limits=limits,
+                               keep_fds=(report_fd,))
+            confine_mod.inherit_to_helpers()
+            for step in confine_mod.BEFORE_REQUEST:
+                step(idle)
+            ruleset = confine_mod.prepare_paths(idle)
+            before = errno_of(lambda: (roots["outside"] / "secret").read_text())
+            request = Confinement(read_exec=(STDLIB,), read=(str(roots["readable"]),),
+                                  write=(str(roots["writable"]),), limits=limits,
+                                  keep_fds=(report_fd,))
+            confine_mod.restrict_prepared(ruleset, request)
+            (roots["writable"] / "out").write_text("written")
+            return {
+                "read_outside_before_the_request": before,
+                "read_outside": errno_of(lambda: (roots["outside"] / "secret").read_text()),
+                "write_readable": errno_of(lambda: (roots["readable"] / "x").write_text("x")),
+                "socket": errno_of(lambda: socket.socket(socket.AF_INET)),
+                "stray_fd": errno_of(lambda: os.fstat(stray)),
+                "nofile": resource.getrlimit(resource.RLIMIT_NOFILE),
+                "set_limits": _setrlimit_refused(),
+                "no_new_privs": _no_new_privs(),
+            }
+
+        assert in_child(child).value == {
+            "read_outside_before_the_request": None,  # not yet confined to paths
+            "read_outside": errno.EACCES,
+            "write_readable": errno.EACCES,
+            "socket": errno.EPERM,
+            "stray_fd": errno.EBADF,
+            "nofile": (32, 32),
+            "set_limits": True,
+            "no_new_privs": 1,
+        }
+        assert (roots["writable"] / "out").read_text() == "written"
+    finally:
+        os.close(stray)
+
+
+def test_a_forked_helper_applies_every_step_but_the_paths_before_its_request() -> None:
+    assert [step.__name__ for step in confine_mod.BEFORE_REQUEST] == [
+        "require_single_thread", "close_fds", "limit_resources", "no_new_privs",
+        "guard_limits"]
+
+
 def test_confined_child_can_import_a_stdlib_module_not_yet_imported(
     in_child: Runner,
     errno_of: ErrnoOf,

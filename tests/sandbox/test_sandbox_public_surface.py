@@ -6,7 +6,9 @@ from fsgate_server.sandbox import confine, env, landlock, process, rlimits, secc
 
 
 def test_sandbox_modules_export_exactly_their_documented_names() -> None:
-    assert sorted(confine.__all__) == ["Confinement", "ConfinementError", "STEPS", "confine"]
+    assert sorted(confine.__all__) == ["BEFORE_REQUEST", "Confinement", "ConfinementError",
+                                       "STEPS", "confine", "inherit_to_helpers",
+                                       "prepare_paths", "restrict_prepared"]
     assert sorted(env.__all__) == [
         "ALLOWED",
         "ALLOWED_PREFIXES",
@@ -14,9 +16,11 @@ def test_sandbox_modules_export_exactly_their_documented_names() -> None:
         "apply_env",
         "helper_env",
     ]
-    assert sorted(landlock.__all__) == ["LandlockUnavailable", "RIGHTS", "abi_version", "restrict"]
+    assert sorted(landlock.__all__) == ["LandlockUnavailable", "RIGHTS", "Ruleset", "abi_version",
+                                        "prepare", "restrict"]
     assert sorted(process.__all__) == [
         "close_fds_except",
+        "namer",
         "set_no_new_privs",
         "set_parent_death_signal",
     ]
@@ -29,7 +33,8 @@ def test_sandbox_modules_export_exactly_their_documented_names() -> None:
         "apply",
         "open_files_for",
     ]
-    assert sorted(seccomp.__all__) == ["DENIED", "compile_filter", "install"]
+    assert sorted(seccomp.__all__) == ["DENIED", "RLIMIT_CALLS", "Rules", "compile_filter",
+                                       "install"]
 
 
 def test_confinement_fields_are_the_documented_ones() -> None:

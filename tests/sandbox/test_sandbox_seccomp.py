@@ -124,6 +124,73 @@ def test_filter_refuses_terminal_injection_path_timestamps_and_new_limits(machin
     assert run_bpf(program, table["prlimit64"], arch, (0, 7, 0x1000, 0, 0, 0)) == EPERM  # set
 
 
+def _strictest(*verdicts: int) -> int:
+    """What the kernel answers when several filters run: the lowest action wins (KILL
+    before ERRNO before ALLOW, comparing the action as a signed 32-bit value)."""
+    return min(verdicts, key=lambda v: struct.unpack("=i", struct.pack("=I", v & 0xFFFF0000)))
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_shared_and_rlimits_parts_together_refuse_exactly_what_the_whole_does(
+        machine: str) -> None:
+    whole, shared, rlimits = (seccomp.compile_filter(machine, rules)
+                              for rules in ("all", "shared", "rlimits"))
+    arch = ARCH[machine]
+    args = [(0,) * 6, (0, 7, 0x1000, 0, 0, 0), (CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0, 0),
+            (0, TIOCSTI, 0, 0, 0, 0), (3, 0x1000, 0, 0, 0, 0), (-1 & 0xFFFFFFFF,) * 6]
+    numbers = sorted({*_syscall.SYSCALL_TABLES[machine].values(), 999, 1 << 30})
+    for nr in numbers:
+        for a in args:
+            split = _strictest(run_bpf(shared, nr, arch, a), run_bpf(rlimits, nr, arch, a))
+            assert split == run_bpf(whole, nr, arch, a), (nr, a)
+    assert _strictest(run_bpf(shared, 0, 0x40000003), run_bpf(rlimits, 0, 0x40000003)) == KILL
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_the_shared_part_leaves_setting_limits_to_the_helpers(machine: str) -> None:
+    shared, rlimits = (seccomp.compile_filter(machine, r) for r in ("shared", "rlimits"))
+    table, arch = _syscall.SYSCALL_TABLES[machine], ARCH[machine]
+    setting = (0, 7, 0x1000, 0, 0, 0)  # prlimit64(0, RLIMIT_NOFILE, &new, NULL)
+    assert run_bpf(shared, table["prlimit64"], arch, setting) == ALLOW
+    assert run_bpf(rlimits, table["prlimit64"], arch, setting) == EPERM
+    assert run_bpf(rlimits, table["prlimit64"], arch, (0, 7, 0, 0x1000, 0, 0)) == ALLOW
+    if "setrlimit" in table:
+        assert run_bpf(shared, table["setrlimit"], arch) == ALLOW
+        assert run_bpf(rlimits, table["setrlimit"], arch) == EPERM
+    for name in seccomp.DENIED:  # and nothing else is the rlimits part's business
+        if name in table and name not in seccomp.RLIMIT_CALLS:
+            assert run_bpf(rlimits, table[name], arch) == ALLOW, name
+            assert run_bpf(shared, table[name], arch) == EPERM, name
+
+
+def test_seccomp_in_two_parts_refuses_every_denied_syscall_and_raising_limits(
+        in_child: Runner) -> None:
+    names = [n for n in seccomp.DENIED if n in _syscall.NR and n != "vhangup"]
+
+    def child(_fd: int) -> object:
+        seccomp.install("shared")  # what the fork server has; its helpers still set limits
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 64), min(hard, 64)))
+        seccomp.install("rlimits")  # what each helper adds once its limits are set
+        got: dict[str, int | None] = {}
+        for name in names:
+            try:
+                _syscall.syscall(_syscall.nr(name), *([-1] * 6))
+                got[name] = 0
+            except OSError as exc:
+                got[name] = exc.errno
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))  # even lowering is refused
+            got["prlimit64"] = 0
+        except ValueError:  # how resource reports EPERM
+            got["prlimit64"] = errno.EPERM
+        return got, resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+    got, hard = in_child(child).value
+    assert got == dict.fromkeys([*names, "prlimit64"], errno.EPERM)
+    assert hard <= 64
+
+
 def test_compile_filter_is_assembled_once() -> None:
     assert seccomp.compile_filter() is seccomp.compile_filter()
     assert len(seccomp.compile_filter()) % 8 == 0

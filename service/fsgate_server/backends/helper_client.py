@@ -27,6 +27,8 @@ from fsgate_server.helper.messages import (
     EditArgs,
     EditDone,
     FileFacts,
+    GlobArgs,
+    GlobDone,
     ListArgs,
     ListPage,
     MakeDirArgs,
@@ -37,6 +39,8 @@ from fsgate_server.helper.messages import (
     RemoveArgs,
     RemoveDone,
     Request,
+    SearchArgs,
+    SearchBatch,
     StatArgs,
     SweepArgs,
     SweepDone,
@@ -79,6 +83,7 @@ class HelperClient:
     def remove(self, args: RemoveArgs) -> RemoveDone:
         with self._session(args) as call:
             return _answer(call, RemoveDone)
+
     def move(self, args: MoveArgs) -> MoveDone:
         """A rename; across file systems (the first helper answers MoveDone(None), having
         changed nothing) a second helper, which may write content, copies and removes."""
@@ -97,6 +102,18 @@ class HelperClient:
     def copy(self, args: CopyArgs) -> CopyDone:
         with self._session(args) as call:
             return _answer(call, CopyDone)
+
+    def glob(self, args: GlobArgs) -> GlobDone:
+        with self._session(args) as call:
+            return _answer(call, GlobDone)
+
+    @contextmanager
+    def search(self, args: SearchArgs) -> Iterator[Iterator[SearchBatch]]:
+        """The batches of matches as the helper finds them, while it lives; the last one
+        carries the summary (an iterator that ends without one is HELPER_FAILED). The
+        helper ends (killed if need be) when the with block does."""
+        with self._session(args) as call:
+            yield _batches(call)
 
     @contextmanager
     def read(self, args: ReadArgs) -> Iterator[tuple[FileFacts, Iterator[bytes]]]:
@@ -154,6 +171,14 @@ def _decoded(call: HelperCall, payload: bytes, cls: type[M]) -> M:
         return codec.decode(payload, cls)
     except ProtocolError as exc:
         raise call.failed(f"helper sent a malformed {cls.__name__}: {exc}") from None
+
+
+def _batches(call: HelperCall) -> Iterator[SearchBatch]:
+    while True:
+        batch = _answer(call, SearchBatch)
+        yield batch
+        if batch.summary is not None:
+            return
 
 
 def _content(call: HelperCall) -> Iterator[bytes]:

@@ -2,17 +2,21 @@
 
 ``size`` helpers wait, forked ahead of demand. A request takes one (each is used once,
 then killed) and asks the fork server for its replacement, which is forked while the
-request runs; a background thread receives the new helpers.
+request runs. New helpers wait in the control channel until a request takes them: the
+request receives whatever has arrived (without blocking) and takes the oldest, so no
+thread of the server wakes up when a helper is handed over.
 
 The bwrap backend runs one of these per namespace, with a ``launch`` that starts the fork
 server under bubblewrap (bwrap.py).
 """
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -53,7 +57,7 @@ class ForkServerExecutor:
         self.stop_timeout = stop_timeout
         self._host_pids = host_pids
         self._ready: collections.deque[Helper] = collections.deque()
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # one receiver at a time; guards _ready
         self._stopped = False
         self._broken: str | None = None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -65,8 +69,6 @@ class ForkServerExecutor:
             raise
         finally:
             theirs.close()
-        self._thread = threading.Thread(target=self._refill, name="fsgate-pool", daemon=True)
-        self._thread.start()
         self._ask(self.size)
 
     def _launch(self, theirs: socket.socket) -> subprocess.Popen[bytes]:
@@ -81,6 +83,8 @@ class ForkServerExecutor:
     @property
     def broken(self) -> str | None:
         """Why the fork server failed, or None while it works."""
+        if self._broken is None and not self._stopped and self._proc.poll() is not None:
+            self._fail(f"fork server exited with status {self._proc.returncode}")
         return self._broken
 
     @property
@@ -110,35 +114,17 @@ class ForkServerExecutor:
         if wait:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=wait)
-        with self._cond:
-            if self._broken is None and not self._stopped:
-                self._broken = why
-                status = self._proc.returncode
-                if status == -signal.SIGTERM:
-                    # Told to stop (the process group's SIGTERM at shutdown): no failure.
-                    log.info("forkserver_exited", error=why, status=status)
-                else:
-                    log.error("forkserver_failed", error=why, status=status)
-            self._cond.notify_all()
+        if self._broken is None and not self._stopped:
+            self._broken = why
+            status = self._proc.returncode
+            if status == -signal.SIGTERM:
+                # Told to stop (the process group's SIGTERM at shutdown): no failure.
+                log.info("forkserver_exited", error=why, status=status)
+            else:
+                log.error("forkserver_failed", error=why, status=status)
 
-    def _refill(self) -> None:
-        # Only receives: requests for helpers are sent by acquire() itself, so waking this
-        # thread (and taking the GIL) happens once the fork is done, not mid-request.
-        while True:
-            try:
-                helper = self._receive_one()
-            except OSError as exc:
-                self._fail(f"fork server failed: {exc}", wait=1.0)
-                return
-            with self._cond:
-                if self._stopped:
-                    helper.close()
-                    return
-                self._ready.append(helper)
-                self._cond.notify_all()
-
-    def _receive_one(self) -> Helper:
-        msg, fds, _flags, _addr = socket.recv_fds(self._control, PID.size, 2)
+    def _receive_one(self, flags: int = 0) -> Helper:
+        msg, fds = _recv_fds(self._control, PID.size, 2, flags)
         if len(msg) != PID.size or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
@@ -148,25 +134,46 @@ class ForkServerExecutor:
             pid = _pid_of(fds[1], pid)
         return Helper(pid, socket.socket(fileno=fds[0]), fds[1])
 
+    def _take_arrived(self) -> None:
+        """Receive every helper the fork server has handed over so far, without blocking."""
+        while True:
+            try:
+                self._ready.append(self._receive_one(socket.MSG_DONTWAIT))
+            except BlockingIOError:
+                return
+
     def acquire(self, deadline: float | None) -> Helper:
         limit = time.monotonic() + self.acquire_timeout
         if deadline is not None:
             limit = min(limit, deadline)
-        with self._cond:
-            while True:
-                # Helpers forked by a fork server that died are dead too: never hand one out.
-                if self._broken or self._stopped:
-                    raise Failure(Reason.SANDBOX_UNAVAILABLE,
-                                       self._broken or "the server is shutting down")
-                if self._ready:
-                    break
-                remaining = limit - time.monotonic()
-                if remaining <= 0:
-                    raise Failure(Reason.BUSY, "no helper became ready in time")
-                self._cond.wait(remaining)
-            helper = self._ready.popleft()
+        if not self._lock.acquire(timeout=max(limit - time.monotonic(), 0)):
+            raise Failure(Reason.BUSY, "no helper became ready in time")
+        try:
+            helper = self._take(limit)
+        finally:
+            self._lock.release()
         self._ask()  # its replacement, forked while this request runs
         return helper
+
+    def _take(self, limit: float) -> Helper:
+        """The oldest helper handed over, waiting for one until ``limit`` (the lock held)."""
+        while True:
+            # Helpers forked by a fork server that died are dead too: never hand one out.
+            if self._broken or self._stopped:
+                raise Failure(Reason.SANDBOX_UNAVAILABLE,
+                              self._broken or "the server is shutting down")
+            try:
+                self._take_arrived()
+            except OSError as exc:
+                self._fail(f"fork server failed: {exc}", wait=0.2)
+                continue
+            if self._ready:
+                return self._ready.popleft()
+            remaining = limit - time.monotonic()
+            if remaining <= 0:
+                raise Failure(Reason.BUSY, "no helper became ready in time")
+            with contextlib.suppress(InterruptedError):
+                select.select([self._control], [], [], remaining)
 
     def start(self, req: Request, deadline: float | None) -> HelperCall:
         for _ in range(3):  # a helper that died idle is replaced, not reported
@@ -181,24 +188,33 @@ class ForkServerExecutor:
                            req.path)
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            ready = list(self._ready)
-            self._ready.clear()
-            self._cond.notify_all()
-        for helper in ready:
-            helper.close()
-        # The fork server exits on EOF, and its waiting children die with it; shutdown
-        # also wakes the refill thread out of its recv.
+        self._stopped = True
+        # The fork server exits on EOF, and its waiting children die with it; a request
+        # waiting for a helper wakes up and finds us stopped.
         with contextlib.suppress(OSError):
             self._control.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=5)
-        self._control.close()
+        with self._lock:
+            ready = list(self._ready)
+            self._ready.clear()
+            self._control.close()  # helpers still in the channel are closed with it
+        for helper in ready:
+            helper.close()
         try:
             self._proc.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+
+
+def _recv_fds(sock: socket.socket, size: int, most: int, flags: int) -> tuple[bytes, list[int]]:
+    """socket.recv_fds, with its flags honoured (3.11's drops them: no MSG_DONTWAIT)."""
+    fds = array.array("i")
+    msg, ancdata, _flags, _addr = sock.recvmsg(size, socket.CMSG_LEN(most * fds.itemsize),
+                                               flags)
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+    return msg, list(fds)
 
 
 def _pid_of(pidfd: int, default: int) -> int:

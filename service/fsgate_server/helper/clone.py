@@ -148,7 +148,7 @@ class Stage:
                            dir_fd=self.dfd)
         except OSError as exc:
             if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
-                raise classify(exc, self.path, True) from exc
+                raise self._failure(exc) from exc
         # No O_TMPFILE here: a marked temporary name for the whole copy (temps.py).
         self.temp = new_temp_name()
         fd: int = self._dst(os.open, self.temp, _NEW_FILE, 0o600, dir_fd=self.dfd)
@@ -160,8 +160,8 @@ class Stage:
             self.budget.spend(st.st_size)  # raises TOO_LARGE before a byte is copied
         try:
             copy_content(rfd, wfd, self.budget)
-        except OSError as exc:
-            raise classify(exc, self.path, True) from exc
+        except OSError as exc:  # ENOSPC, EFBIG: the destination's
+            raise self._failure(exc) from exc
         self._finish(wfd, st)
 
     def _finish(self, fd: int, st: os.stat_result) -> None:
@@ -218,7 +218,12 @@ class Stage:
         try:
             return call(*args, **kwargs)
         except OSError as exc:
-            raise classify(exc, self.path, True) from exc
+            raise self._failure(exc) from exc
+
+    def _failure(self, exc: OSError) -> Failure:
+        failure = classify(exc, self.path, True)
+        failure.metadata["path"] = self.path  # the destination is at fault (rpc_transfer)
+        return failure
 
     # --- into place ----------------------------------------------------------------------
 

@@ -22,13 +22,12 @@ from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
 from fsgate_server.helper.clone import Stage
 from fsgate_server.helper.messages import CopyArgs, CopyDone
-from fsgate_server.helper.places import Place, open_place, require_changeable
+from fsgate_server.helper.places import Place, open_place, require_changeable, under
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.request import info_of
 from fsgate_server.helper.resolve import closing_fd
 from fsgate_server.helper.trees import Budget
 from fsgate_server.helper.walk import join, resolve
-from fsgate_server.policy import is_within
 
 
 def op_copy(sock: socket.socket, req: CopyArgs) -> None:
@@ -68,7 +67,7 @@ def op_copy(sock: socket.socket, req: CopyArgs) -> None:
 def _require_fits(req: CopyArgs, dest: Place, st: os.stat_result, real: str) -> None:
     """What can be told before copying (the kernel decides the existing name again)."""
     is_dir = stat.S_ISDIR(st.st_mode)
-    if is_dir and any(is_within(name, real) for name in dest.names()):
+    if is_dir and any(under(name, real) for name in dest.names()):
         raise Failure(Reason.INVALID_REQUEST,
                       f"{req.destination}: cannot copy the directory {req.path} into itself")
     there = dest.lstat()
@@ -85,6 +84,20 @@ def _require_fits(req: CopyArgs, dest: Place, st: os.stat_result, real: str) -> 
         raise Failure(Reason.NOT_A_DIRECTORY,
                       f"{req.destination}: is not a directory; {req.path} is",
                       metadata=dest.facts)
+    if is_dir and _has_entries(dest):  # said before the tree is copied, not after
+        raise Failure(Reason.NOT_EMPTY,
+                      f"{req.destination}: is a directory that is not empty",
+                      metadata=dest.facts)
+
+
+def _has_entries(dest: Place) -> bool:
+    try:
+        fd = os.open(dest.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=dest.dfd)
+    except OSError:
+        return False  # changed since: the rename decides
+    with closing_fd(fd), os.scandir(fd) as it:
+        return next(it, None) is not None
 
 
 def _checker(req: CopyArgs, dest: Place) -> Callable[[str], None]:

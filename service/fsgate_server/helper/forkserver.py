@@ -3,9 +3,11 @@ forks one fresh helper per request and hands the server that helper's channel.
 
 Forking from the gRPC server itself would fork a multi-threaded process (unsafe, and
 grpc's own fork handlers get involved); forking from this small process is cheap and
-clean. Helpers are forked ahead of demand and, holding nothing, apply every confinement
-step that does not depend on the request (BEFORE_REQUEST); then they wait for their one
-request, and confine themselves to it (Landlock, seccomp) before touching a user path.
+clean. The fork server itself runs under no_new_privs and seccomp's shared denylist, which
+its helpers inherit. Helpers are forked ahead of demand and, holding nothing, apply every
+confinement step that does not depend on the request (confine.BEFORE_REQUEST, and a
+Landlock ruleset with the runtime roots); then they wait for their one request, and
+confine themselves to it (its paths added to the ruleset) before touching a user path.
 
 Control protocol (server -> fork server): one byte b"F" per helper wanted. Answer: a
 4-byte pid with two fds attached (SCM_RIGHTS): the server's end of the helper's
@@ -23,39 +25,38 @@ import struct
 import sys
 from collections.abc import Callable
 
-from fsgate_server.helper import codec, protocol
+from fsgate_server.helper import codec, ops, protocol
 from fsgate_server.helper.main import serve_one
-from fsgate_server.helper.messages import ReadArgs, Request
+from fsgate_server.helper.messages import ListArgs, ReadArgs, Request, StatArgs
 from fsgate_server.helper.ops import fd_path, info_of
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.settings import HelperSettings, confinement_for
 from fsgate_server.policy import EffectivePolicy
-from fsgate_server.sandbox import confine, landlock, process, seccomp
+from fsgate_server.sandbox import confine, landlock, process
 
 PID = struct.Struct("!I")
-
-# The confinement steps that do not depend on the request run while a pre-forked helper
-# waits for it; the request then pays only for its own Landlock ruleset and the seccomp
-# filter. They are the head of confine.STEPS, so the order stays the one confine.py reads.
-BEFORE_REQUEST = (confine.require_single_thread, confine.close_fds, confine.limit_resources,
-                  confine.no_new_privs)
-AFTER_REQUEST = confine.STEPS[len(BEFORE_REQUEST):]
-if confine.STEPS[:len(BEFORE_REQUEST)] != BEFORE_REQUEST:
-    raise ImportError("confine.STEPS no longer starts with forkserver.BEFORE_REQUEST")
 
 # A request like the real ones, decoded (never carried out) while the helper waits, so
 # most pages that the decoder and the confinement code write are copied before it arrives.
 _WARM_UP = codec.encode(ReadArgs(
     "/nonexistent/warm-up", EffectivePolicy(readable=("/nonexistent",), writable=(), denied=()),
     chunk_size=1 << 20, max_bytes=1))
+# Busy helpers go by this name (ps, /proc/PID/comm), idle ones by the fork server's.
+BUSY_NAME = b"fsgate-request"
+_mark_busy = process.namer(BUSY_NAME)
 
 
-def _prepare(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ...]) -> None:
-    """What a helper does before its request: pre-confine, and warm up, touching no path."""
+def _prepare(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ...]
+             ) -> landlock.Ruleset | None:
+    """What a helper does before its request: every confinement step that does not depend
+    on the request (confine.BEFORE_REQUEST, on top of what the fork server applied to
+    itself), the Landlock ruleset with the runtime roots, and a warm-up touching no path.
+    The request then pays only for adding its own paths and restrict_self."""
     idle = codec.decode_request(_WARM_UP)
     c = confinement_for(idle, settings, keep)
-    for step in BEFORE_REQUEST:
+    for step in confine.BEFORE_REQUEST:
         step(c)
+    ruleset = confine.prepare_paths(c)  # after close_fds, which would close its fd
     # The channel itself stands in for a file: its stat, its /proc/self/fd link; a frame
     # goes out on a throwaway socketpair, and the policy judges a path it never opens.
     fd_path(sock.fileno())
@@ -66,8 +67,7 @@ def _prepare(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ...
     with ours, theirs:
         codec.send(ours, Kind.RESULT, info)
         protocol.recv(theirs)
-    landlock.abi_version()  # the ctypes path restrict() takes
-    seccomp.compile_filter()
+    return ruleset
 
 
 def _confiner(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ...]
@@ -75,7 +75,7 @@ def _confiner(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ..
     """Prepare now; the returned function finishes confining for the request. A failure to
     prepare is raised there, so it is reported like any confinement failure."""
     try:
-        _prepare(settings, sock, keep)
+        ruleset = _prepare(settings, sock, keep)
     except Exception as exc:
         failed = exc
 
@@ -85,11 +85,43 @@ def _confiner(settings: HelperSettings, sock: socket.socket, keep: tuple[int, ..
         return refuse
 
     def confine_request(req: Request) -> None:
-        c = confinement_for(req, settings, keep)
-        for step in AFTER_REQUEST:
-            step(c)
+        _mark_busy()
+        confine.restrict_prepared(ruleset, confinement_for(req, settings, keep))
 
     return confine_request
+
+
+WARM_ROUNDS = 40  # 3.11's adaptive interpreter has specialized the hot path well before
+
+
+def warm_up(rounds: int = WARM_ROUNDS) -> None:
+    """Serve a few requests here, in the fork server, before any helper is forked.
+
+    CPython 3.11 rewrites a function's bytecode as it warms up (quickening, then
+    specialization): done in a helper, every page it rewrites is a copy-on-write fault, in
+    every helper. Done once here, helpers inherit code that is already specialized. The
+    requests name the fork server's own package directory (runtime code every helper may
+    read), never a user path."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    policy = EffectivePolicy(readable=(here,), writable=(), denied=())
+    requests: list[Request] = [
+        ReadArgs(os.path.join(here, "__init__.py"), policy, chunk_size=1 << 20,
+                 max_bytes=1 << 20),
+        StatArgs(os.path.join(here, "__init__.py"), policy),
+        ListArgs(here, policy, depth=1, page_size=1000, max_entries=10_000)]
+    for _ in range(rounds):
+        for req in requests:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            with ours, theirs:
+                protocol.send(ours, Kind.REQUEST, codec.encode(req))
+                _kind, payload = protocol.recv(theirs)
+                ops.run(theirs, codec.decode_request(payload))
+                theirs.shutdown(socket.SHUT_WR)
+                while True:
+                    try:
+                        protocol.recv(ours)
+                    except protocol.PeerClosed:
+                        break
 
 
 def fork_helper(control: socket.socket, settings: HelperSettings) -> None:
@@ -101,7 +133,7 @@ def fork_helper(control: socket.socket, settings: HelperSettings) -> None:
         try:
             control.close()
             server_end.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            # SIGCHLD stays ignored: a helper has no children to wait for.
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             process.set_parent_death_signal(signal.SIGKILL, expected_parent=me)
             os.setsid()  # its own session: no controlling terminal to inject input into
@@ -134,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = HelperSettings.from_json(json.loads(args.settings))
     control = socket.socket(fileno=args.control_fd)
+    warm_up()
+    # Once for all helpers, which inherit it at fork (confine.py: the three stages).
+    confine.inherit_to_helpers()
     gc.freeze()  # helpers never collect what was here before the fork: fewer copied pages
     try:
         while True:

@@ -19,6 +19,9 @@ with the writable roots writable. Every answer is a RESULT, except an ERROR's Er
     MoveArgs     MoveDone (info None: across file systems,  REQUEST -> RESULT
                  the server asks again with MoveAcrossArgs)
     CopyArgs     CopyDone                               REQUEST -> RESULT
+    SearchArgs   SearchBatch*, the last with its summary REQUEST -> RESULT* (the last one's
+                                                                 ``summary`` is set)
+    GlobArgs     GlobDone                               REQUEST -> RESULT
 
 Integers are non-negative and below 2**64 unless a field's metadata says otherwise (the
 codec enforces ``min``/``max``): what reaches a proto field always fits it.
@@ -35,9 +38,11 @@ from typing import ClassVar
 from fsgate_server.policy import EffectivePolicy
 
 __all__ = ["EDIT_ATTEMPTS", "REQUESTS", "CopyArgs", "CopyDone", "EditArgs", "EditDone", "Entry",
-           "ErrorReport", "Fact", "FileFacts", "FileType", "ListArgs", "ListPage", "MakeDirArgs",
-           "MoveAcrossArgs", "MoveArgs", "MoveDone", "ReadArgs", "RemoveArgs", "RemoveDone",
-           "Request", "StatArgs", "SweepArgs", "SweepDone", "TextEdit", "WriteArgs", "WriteDone"]
+           "ErrorReport", "Fact", "FileFacts", "FileType", "GlobArgs", "GlobDone", "ListArgs",
+           "ListPage", "MakeDirArgs", "MatchFacts", "MoveAcrossArgs", "MoveArgs", "MoveDone",
+           "ReadArgs", "RemoveArgs", "RemoveDone", "Request", "SearchArgs", "SearchBatch",
+           "SearchSummary", "StatArgs", "SweepArgs", "SweepDone", "TextEdit", "WriteArgs",
+           "WriteDone"]
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -218,9 +223,45 @@ class CopyArgs(Request):
     max_bytes: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class SearchArgs(Request):
+    """Search below ``path`` (a directory, or one file). The server validated the pattern
+    and globs (patterns.py) and applied its caps; the helper checks them again."""
+
+    op: ClassVar[str] = "search"
+    pattern: str
+    fixed_strings: bool = False
+    ignore_case: bool = False
+    include_globs: tuple[str, ...] = ()
+    exclude_globs: tuple[str, ...] = ()
+    include_hidden: bool = False
+    include_ignored: bool = False
+    context_lines: int = field(default=0, metadata={"max": 100})
+    files_only: bool = False
+    max_matches: int = field(metadata={"min": 1})
+    max_entries: int  # directory entries the walk may visit
+    max_file_bytes: int  # bytes searched per file
+    # The helper's own time budget in milliseconds, a little short of the call's deadline:
+    # past it the helper stops and says truncated. 0: none (it is killed at the deadline).
+    budget_ms: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobArgs(Request):
+    op: ClassVar[str] = "glob"
+    patterns: tuple[str, ...]
+    exclude_globs: tuple[str, ...] = ()
+    include_hidden: bool = False
+    include_ignored: bool = False
+    by_mtime: bool = False  # newest first; else bytewise by relative path
+    max_results: int = field(metadata={"min": 1})
+    max_entries: int
+    budget_ms: int = 0  # as SearchArgs.budget_ms
+
+
 REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, EditArgs,
                                        SweepArgs, MakeDirArgs, RemoveArgs, MoveArgs,
-                                       MoveAcrossArgs, CopyArgs)
+                                       MoveAcrossArgs, CopyArgs, SearchArgs, GlobArgs)
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -289,6 +330,40 @@ class CopyDone:
 
 
 @dataclass(frozen=True)
+class MatchFacts:
+    """One Search match (proto Match); ``path`` may hold surrogate-escaped bytes, the lines
+    are already lossy UTF-8 and cut (search.py)."""
+
+    path: str
+    line_number: int  # 1-based; 0 with files_only
+    line: str = ""
+    line_truncated: bool = False
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchSummary:
+    files_searched: int
+    matches: int
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class SearchBatch:
+    """Matches in the order found; the last batch of a search carries its summary."""
+
+    matches: tuple[MatchFacts, ...]
+    summary: SearchSummary | None = None
+
+
+@dataclass(frozen=True)
+class GlobDone:
+    entries: tuple[Entry, ...]  # already in the order asked for
+    truncated: bool
+
+
+@dataclass(frozen=True)
 class Fact:
     """One ErrorInfo metadata entry of an error (Failure.metadata)."""
 
@@ -308,4 +383,5 @@ class ErrorReport:
 
 
 ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, EditDone, SweepDone,
-                             RemoveDone, MoveDone, CopyDone, Fact, ErrorReport)
+                             RemoveDone, MoveDone, CopyDone, MatchFacts, SearchSummary,
+                             SearchBatch, GlobDone, Fact, ErrorReport)

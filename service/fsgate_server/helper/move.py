@@ -32,6 +32,7 @@ from fsgate_server.helper.places import (
     open_place,
     require_changeable,
     require_no_protected_below,
+    under,
 )
 from fsgate_server.helper.protocol import Kind
 from fsgate_server.helper.renaming import rename_failure, renameat2
@@ -39,7 +40,6 @@ from fsgate_server.helper.request import info_of
 from fsgate_server.helper.resolve import closing_fd
 from fsgate_server.helper.trees import DIR_FLAGS, Budget, remove_tree
 from fsgate_server.helper.walk import join
-from fsgate_server.policy import is_within
 
 _MOVABLE = (stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK)
 
@@ -56,7 +56,7 @@ def op_move(sock: socket.socket, req: MoveArgs) -> None:
             raise Failure(Reason.NOT_REGULAR_FILE,
                           f"{req.path}: not a regular file, directory or symlink")
         is_dir = stat.S_ISDIR(st.st_mode)
-        if is_dir and is_within(req.destination, req.path):  # before any parent is made
+        if is_dir and under(req.destination, req.path):  # before any parent is made
             raise _into_itself(req)
         dest = open_place(req.destination, policy, destination=True,
                           parents=req.create_parents)
@@ -83,7 +83,7 @@ def _require_distinct(req: MoveArgs, source: Place, dest: Place, st: os.stat_res
     if source.where == dest.where:
         raise Failure(Reason.INVALID_REQUEST,
                       f"{req.path} and {req.destination} are the same path")
-    if is_dir and any(is_within(d, s) for d in dest.names() for s in source.names()):
+    if is_dir and any(under(d, s) for d in dest.names() for s in source.names()):
         raise _into_itself(req)
     if req.overwrite:
         # rename(2) between two names of one inode does nothing and succeeds: say so.

@@ -9,8 +9,8 @@ judged by what they resolve to, as well as by name (walk.enforced). The kernel s
 (Landlock or bwrap) is the second, independent wall: content is only ever read through an
 open the kernel judged. The operations live in reading.py (Stat, ReadFile), listing.py
 (ListDir), writing.py (WriteFile), editing.py (EditFile), temps.py (the start-up sweep),
-makedir.py (MakeDir), remove.py (Remove, with tree.py's walk), move.py (Move) and copy.py
-(Copy).
+makedir.py (MakeDir), remove.py (Remove, with tree.py's walk), move.py (Move), copy.py
+(Copy), search.py (Search) and glob.py (Glob), the last two on the walk of tree_walk.py.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from fsgate_server.errors import Failure
 from fsgate_server.helper import codec
 from fsgate_server.helper.copy import op_copy
 from fsgate_server.helper.editing import op_edit
+from fsgate_server.helper.glob import op_glob
 from fsgate_server.helper.listing import op_list
 from fsgate_server.helper.makedir import op_make_dir
 from fsgate_server.helper.messages import (
@@ -28,12 +29,14 @@ from fsgate_server.helper.messages import (
     EditArgs,
     ErrorReport,
     Fact,
+    GlobArgs,
     ListArgs,
     MakeDirArgs,
     MoveArgs,
     ReadArgs,
     RemoveArgs,
     Request,
+    SearchArgs,
     StatArgs,
     SweepArgs,
     WriteArgs,
@@ -44,6 +47,7 @@ from fsgate_server.helper.reading import op_read, op_stat
 from fsgate_server.helper.remove import op_remove
 from fsgate_server.helper.request import file_type, info_of, version_of
 from fsgate_server.helper.resolve import classify, fd_path, reopen
+from fsgate_server.helper.search import op_search
 from fsgate_server.helper.temps import MARKER, TEMP_PREFIX, op_sweep
 from fsgate_server.helper.walk import enforced
 from fsgate_server.helper.writing import Abandoned, op_write
@@ -75,6 +79,10 @@ def _carry_out(sock: socket.socket, req: Request) -> None:
             op_move(sock, req)
         case CopyArgs():
             op_copy(sock, req)
+        case SearchArgs():
+            op_search(sock, req)
+        case GlobArgs():
+            op_glob(sock, req)
         case _:
             raise TypeError(f"no operation for {type(req).__name__}")
 

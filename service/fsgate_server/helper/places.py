@@ -28,7 +28,7 @@ from fsgate_server.errors import Failure
 from fsgate_server.helper.resolve import classify, closing_fd, reopen
 from fsgate_server.helper.trees import Budget, names_below
 from fsgate_server.helper.walk import join, resolve_dir
-from fsgate_server.policy import EffectivePolicy, is_within
+from fsgate_server.policy import EffectivePolicy
 
 
 @dataclass
@@ -107,14 +107,21 @@ def open_place(path: str, policy: EffectivePolicy, *, destination: bool = False,
     return place
 
 
+def under(path: str, top: str) -> bool:
+    """Whether ``path`` is ``top`` or below it, for paths already normalized (the kernel's
+    real paths, the server's normalized ones, a walk's lexical aliases): a prefix test by
+    component, without paths.is_within's normalizing (tens of microseconds a call)."""
+    return path == top or top == "/" or path.startswith(top + "/")
+
+
 def require_changeable(place: Place, policy: EffectivePolicy, served_roots: Iterable[str]
                        ) -> None:
     """Refuse, saying why, unless ``place`` may be renamed away, replaced or created."""
     names = place.names()
     for root in served_roots:
         for name in names:
-            if is_within(root, name):
-                what = "is a served root" if is_within(name, root) else "contains a served root"
+            if under(root, name):
+                what = "is a served root" if root == name else "contains a served root"
                 raise Failure(Reason.PROTECTED_PATH, f"{place.path}: {what}; it is never "
                               "moved, replaced or removed", metadata=place.facts)
     if any(policy.is_protected(name) for name in names):
@@ -129,7 +136,7 @@ def require_changeable(place: Place, policy: EffectivePolicy, served_roots: Iter
 def in_writable(directory: str, policy: EffectivePolicy) -> bool:
     """Whether names may be added to or removed from ``directory`` (protection is about
     the names themselves, judged on each)."""
-    return (any(is_within(directory, w) for w in policy.writable)
+    return (any(under(directory, w) for w in policy.writable)
             and not policy.is_denied(directory))
 
 
@@ -137,8 +144,7 @@ def holds_denied(path: str, policy: EffectivePolicy) -> bool:
     """Whether a denied path is ``path`` or lies below it (case-insensitively, as denied
     paths are matched)."""
     folded = path.casefold()
-    return policy.is_denied(path) or any(is_within(d.casefold(), folded)
-                                         for d in policy.denied)
+    return policy.is_denied(path) or any(under(d.casefold(), folded) for d in policy.denied)
 
 
 def require_no_protected_below(top: int, bases: Iterable[str], policy: EffectivePolicy,

@@ -15,7 +15,11 @@ raw file bytes; READY, END and COMMIT carry nothing.
                                    <- READY            (write only: content durable, unnamed)
     COMMIT ->                                          (write only: the call is still alive)
                                    <- DATA*            (read only)
+                                   <- RESULT*          (search only: SearchBatch frames,
+                                                        matches as they are found)
                                    <- RESULT answer | ERROR ErrorReport
+                                                       (search: the SearchBatch whose summary
+                                                        is set ends the conversation)
 """
 from __future__ import annotations
 
@@ -48,12 +52,16 @@ class PeerClosed(ProtocolError):
     """The peer closed the channel at a frame boundary."""
 
 
+def frame(kind: Kind, payload: bytes = b"") -> bytes:
+    """One whole frame, for a sender that puts several in one send."""
+    return HEADER.pack(kind, len(payload)) + payload
+
+
 def send(sock: socket.socket, kind: Kind, payload: bytes = b"") -> None:
-    header = HEADER.pack(kind, len(payload))
     if len(payload) <= 64 << 10:
-        sock.sendall(header + payload)  # one syscall for small frames
+        sock.sendall(frame(kind, payload))  # one syscall for small frames
     else:
-        sock.sendall(header)
+        sock.sendall(HEADER.pack(kind, len(payload)))
         sock.sendall(payload)
 
 

@@ -49,7 +49,13 @@ def op_read(sock: socket.socket, req: ReadArgs) -> None:
             if todo > max_bytes:
                 raise Failure(Reason.TOO_LARGE,
                               f"{req.path}: {todo} bytes to read exceed the limit of {max_bytes}")
-            codec.send(sock, Kind.RESULT, info_of(req.path, st))
+            result = protocol.frame(Kind.RESULT, codec.encode(info_of(req.path, st)))
+            if todo < SPLICE_MIN_BYTES:
+                # The answer, the content and END in one send: one wake-up of the server.
+                sock.sendall(b"".join([result, *_small_range(fd, offset, todo, chunk),
+                                       protocol.frame(Kind.END)]))
+                return
+            sock.sendall(result)
             _send_range(sock, fd, offset, todo, chunk)
     protocol.send(sock, Kind.END)
 
@@ -58,9 +64,22 @@ SPLICE_MIN_BYTES = 256 << 10  # below this, one pread and one send cost less tha
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def _small_range(fd: int, offset: int, todo: int, chunk: int) -> list[bytes]:
+    """DATA frames of a range below SPLICE_MIN_BYTES, read with pread."""
+    frames = []
+    while todo > 0:  # bounded by the size seen at open, as _send_range
+        data = os.pread(fd, min(chunk, todo), offset)
+        if not data:
+            break  # the file shrank under us: send what exists
+        frames.append(protocol.frame(Kind.DATA, data))
+        offset += len(data)
+        todo -= len(data)
+    return frames
+
+
 def _send_range(sock: socket.socket, fd: int, offset: int, todo: int, chunk: int) -> None:
     # Bounded by the size seen at open: a file that grows during the read cannot stretch it.
-    if todo >= SPLICE_MIN_BYTES and _splice_range(sock, fd, offset, todo, chunk):
+    if _splice_range(sock, fd, offset, todo, chunk):
         return
     while todo > 0:
         data = os.pread(fd, min(chunk, todo), offset)

@@ -5,17 +5,27 @@ exit the helper, never serve the request half-confined. Two things happen earlie
 fork/exec time, and are the caller's job: `process.set_parent_death_signal` (right after
 fork, so the helper cannot outlive the server) and `env.apply_env(env.helper_env(...))` (or
 an `env=` argument to exec), before any untrusted input is read.
+
+A helper forked by the fork server gets the same facilities in three stages, so that a
+request pays only for its own paths: the fork server applies `inherit_to_helpers` to
+itself once (no_new_privs and the seccomp denylist but for setting limits: every helper
+inherits them at fork); a helper applies `BEFORE_REQUEST` and `prepare_paths` (Landlock
+with the runtime roots) while it waits; once the request is in, `restrict_prepared` adds
+the request's paths and confines. Landlock then comes after seccomp, which denies none of
+its calls.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from fsgate_server.sandbox import landlock, process, rlimits, seccomp
 from fsgate_server.sandbox.rlimits import Limits
 
-__all__ = ["STEPS", "Confinement", "ConfinementError", "confine"]
+__all__ = ["BEFORE_REQUEST", "STEPS", "Confinement", "ConfinementError", "confine",
+           "inherit_to_helpers", "prepare_paths", "restrict_prepared"]
 
 
 class ConfinementError(RuntimeError):
@@ -38,8 +48,12 @@ class Confinement:
 
 def _thread_count() -> int:
     # Native threads count too (gRPC's are invisible to `threading`), so ask the kernel.
-    with open("/proc/self/stat", "rb") as f:
-        stat = f.read()
+    # os.open/os.read rather than open(): a forked helper pays for every object it touches.
+    fd = os.open("/proc/self/stat", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        stat = os.read(fd, 4096)
+    finally:
+        os.close(fd)
     # Field 20; split after the ")" that ends the command name, which may contain spaces.
     return int(stat[stat.rindex(b")") + 2 :].split()[17])
 
@@ -89,6 +103,39 @@ STEPS: tuple[Callable[[Confinement], None], ...] = (
     restrict_paths,
     filter_syscalls,
 )
+
+
+def guard_limits(c: Confinement) -> None:
+    """seccomp's part on setting resource limits, for a process that already has the rest
+    (inherit_to_helpers): the limits limit_resources set stay."""
+    seccomp.install("rlimits")
+
+
+def inherit_to_helpers() -> None:
+    """What the fork server applies to itself, once, for every helper it will fork."""
+    process.set_no_new_privs()
+    seccomp.install("shared")
+
+
+# A forked helper's steps before its request (after inherit_to_helpers in its parent).
+BEFORE_REQUEST: tuple[Callable[[Confinement], None], ...] = (
+    require_single_thread,
+    close_fds,
+    limit_resources,
+    no_new_privs,
+    guard_limits,
+)
+
+
+def prepare_paths(c: Confinement) -> landlock.Ruleset | None:
+    """A Landlock ruleset holding the runtime roots (None: no Landlock, bwrap without it)."""
+    return landlock.prepare(c.read_exec) if c.landlock else None
+
+
+def restrict_prepared(ruleset: landlock.Ruleset | None, c: Confinement) -> None:
+    """restrict_paths for a prepared ruleset: add the request's paths and confine."""
+    if ruleset is not None:
+        ruleset.restrict(read=c.read, write=c.write, write_rights=c.write_rights)
 
 
 def confine(c: Confinement) -> None:

@@ -2,6 +2,9 @@
 
 `restrict` turns three path sets into one ruleset, handling every right the kernel's ABI
 knows, so anything not granted below is denied — including rights the paths never mention.
+A `Ruleset` can also be built in two steps: `prepare` adds the paths known in advance (the
+runtime roots, while a forked helper waits for its request), `Ruleset.restrict` the
+request's own paths, and confines.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Iterable
 
 from fsgate_server.sandbox._syscall import nr, prctl, syscall
 
-__all__ = ["RIGHTS", "LandlockUnavailable", "abi_version", "restrict"]
+__all__ = ["RIGHTS", "LandlockUnavailable", "Ruleset", "abi_version", "prepare", "restrict"]
 
 _CREATE_RULESET_VERSION = 1 << 0
 _RULE_PATH_BENEATH = 1
@@ -151,6 +154,56 @@ def _add_path_rule(ruleset_fd: int, path: str, access: int) -> None:
         os.close(fd)
 
 
+class Ruleset:
+    """A ruleset under construction (its fd); confines the calling thread once, then closes."""
+
+    def __init__(self, abi: int | None = None) -> None:
+        kernel_abi = abi_version()
+        self.abi = kernel_abi if abi is None else min(abi, kernel_abi)
+        if self.abi <= 0:
+            raise LandlockUnavailable(errno.EOPNOTSUPP,
+                                      "Landlock is not available on this kernel")
+        self._handled = _handled_fs(self.abi)
+        attr, size = _ruleset_attr(self.abi)
+        self.fd = syscall(nr("landlock_create_ruleset"), ctypes.byref(attr), size, 0)
+
+    def allow(self, paths: Iterable[str], access: int) -> None:
+        """Grant ``access`` (FS_* bits) beneath each path (missing paths are skipped)."""
+        for path in paths:
+            _add_path_rule(self.fd, path, access & self._handled)
+
+    def restrict(self, *, read: Iterable[str] = (), write: Iterable[str] = (),
+                 write_rights: Iterable[str] | None = None) -> int:
+        """Add the readable and writable paths, confine the calling thread (and its future
+        children) to every rule added, and close the ruleset; return the ABI used."""
+        try:
+            self.allow(read, _READ)
+            self.allow(write, write_access(write_rights))
+            # Required for an unprivileged restrict_self; harmless when already set.
+            prctl(_PR_SET_NO_NEW_PRIVS, 1)
+            syscall(nr("landlock_restrict_self"), self.fd, 0)
+        finally:
+            self.close()
+        return self.abi
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def prepare(read_exec: Iterable[str], abi: int | None = None) -> Ruleset:
+    """A ruleset holding the read-and-execute paths (the runtime roots), to be finished
+    with the request's own by ``Ruleset.restrict``. ``abi`` as for ``restrict``."""
+    ruleset = Ruleset(abi)
+    try:
+        ruleset.allow(read_exec, _READ_EXEC)
+    except BaseException:
+        ruleset.close()
+        raise
+    return ruleset
+
+
 def restrict(
     *,
     read_exec: Iterable[str],
@@ -165,21 +218,4 @@ def restrict(
     skipped. `abi` caps the ABI used (default: the kernel's). Applies to the calling thread
     only: call it while the process is single-threaded.
     """
-    kernel_abi = abi_version()
-    use = kernel_abi if abi is None else min(abi, kernel_abi)
-    if use <= 0:
-        raise LandlockUnavailable(errno.EOPNOTSUPP, "Landlock is not available on this kernel")
-    handled = _handled_fs(use)
-    attr, size = _ruleset_attr(use)
-    ruleset_fd = syscall(nr("landlock_create_ruleset"), ctypes.byref(attr), size, 0)
-    try:
-        writing = write_access(write_rights)
-        for paths, access in ((read_exec, _READ_EXEC), (read, _READ), (write, writing)):
-            for path in paths:
-                _add_path_rule(ruleset_fd, path, access & handled)
-        # Required for an unprivileged restrict_self; harmless when already set.
-        prctl(_PR_SET_NO_NEW_PRIVS, 1)
-        syscall(nr("landlock_restrict_self"), ruleset_fd, 0)
-    finally:
-        os.close(ruleset_fd)
-    return use
+    return prepare(read_exec, abi).restrict(read=read, write=write, write_rights=write_rights)

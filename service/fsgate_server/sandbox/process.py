@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from fsgate_server.sandbox._syscall import nr, prctl, syscall
 
-__all__ = ["close_fds_except", "set_no_new_privs", "set_parent_death_signal"]
+__all__ = ["close_fds_except", "namer", "set_no_new_privs", "set_parent_death_signal"]
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 _PR_SET_NO_NEW_PRIVS = 38
 _MAX_FD = 0xFFFFFFFF  # close_range's "last" is an unsigned int; ~0U means "to the end"
 
@@ -32,6 +34,17 @@ def set_parent_death_signal(sig: int = signal.SIGKILL, expected_parent: int | No
 def set_no_new_privs() -> None:
     """Forbid gaining privileges through execve (setuid bits, file capabilities), for good."""
     prctl(_PR_SET_NO_NEW_PRIVS, 1)
+
+
+def namer(name: bytes) -> Callable[[], None]:
+    """A function that names the calling thread ``name`` (``/proc/PID/comm``, what ps
+    shows; at most 15 bytes). The name's buffer is made now, so the call is one prctl."""
+    buf = ctypes.create_string_buffer(name[:15])
+
+    def set_name() -> None:
+        prctl(_PR_SET_NAME, ctypes.addressof(buf))
+
+    return set_name
 
 
 def _close_range(first: int, last: int) -> None:

@@ -4,6 +4,13 @@ A denylist, not an allowlist: CPython and glibc keep working unchanged, while th
 reach other processes, the kernel's configuration or a second way around Landlock return
 EPERM. Syscalls of a foreign ABI (i386, x32) kill the process: the filter below only
 understands native numbers.
+
+The denylist can also be installed in two parts whose conjunction is the whole (the kernel
+runs every filter of a process and the strictest answer wins): ``"shared"`` (everything but
+setting resource limits), which the fork server installs once and every helper inherits at
+fork, and ``"rlimits"`` (setrlimit, prlimit64 with a new limit), which each helper adds
+once it has set its own limits. Installing a filter costs the kernel a JIT compilation and
+a per-syscall cache built by running the filter ~450 times: paid once, not per helper.
 """
 
 from __future__ import annotations
@@ -14,10 +21,11 @@ import functools
 import struct
 import sys
 from dataclasses import dataclass
+from typing import Literal
 
 from fsgate_server.sandbox._syscall import AARCH64, MACHINE, SYSCALL_TABLES, X86_64, prctl
 
-__all__ = ["DENIED", "compile_filter", "install"]
+__all__ = ["DENIED", "RLIMIT_CALLS", "Rules", "compile_filter", "install"]
 
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
@@ -128,6 +136,11 @@ DENIED: dict[str, str] = {
     "memfd_secret": "memory the kernel cannot inspect",
 }
 
+Rules = Literal["all", "shared", "rlimits"]
+# The part a process that still sets its own limits must leave out (prlimit64 is allowed
+# there too, with a new limit; in "rlimits" and "all" only as getrlimit).
+RLIMIT_CALLS = frozenset({"setrlimit"})
+
 # Answered ENOSYS, not EPERM: glibc then falls back to clone(2), whose flags we can inspect.
 _ENOSYS = ("clone3",)
 
@@ -171,9 +184,10 @@ def _null_arg_or_eperm(label: str, index: int) -> list[tuple[str | None, _Insn]]
     ]
 
 
-def _program(machine: str) -> list[tuple[str | None, _Insn]]:
+def _program(machine: str, rules: Rules = "all") -> list[tuple[str | None, _Insn]]:
     """The filter as (label, instruction) pairs; jumps name labels further down."""
     table = SYSCALL_TABLES[machine]
+    shared, rlimits = rules in ("all", "shared"), rules in ("all", "rlimits")
     p: list[tuple[str | None, _Insn]] = [
         (None, _Insn(_LD_W_ABS, _OFF_ARCH)),
         (None, _Insn(_JEQ_K, _AUDIT_ARCH[machine], jf="kill")),
@@ -182,25 +196,34 @@ def _program(machine: str) -> list[tuple[str | None, _Insn]]:
     if machine == X86_64:
         # x32 calls share AUDIT_ARCH_X86_64 but use other numbers: refuse them outright.
         p.append((None, _Insn(_JSET_K, _X32_SYSCALL_BIT, jt="kill")))
-    p += [(None, _Insn(_JEQ_K, table[n], jt="eperm")) for n in DENIED if n in table]
-    p += [(None, _Insn(_JEQ_K, table[n], jt="enosys")) for n in _ENOSYS]
-    p += [
-        (None, _Insn(_JEQ_K, table["clone"], jt="clone")),
-        (None, _Insn(_JEQ_K, table["ioctl"], jt="ioctl")),
-        (None, _Insn(_JEQ_K, table["utimensat"], jt="utimensat")),
-        (None, _Insn(_JEQ_K, table["prlimit64"], jt="prlimit64")),
-        (None, _Insn(_RET_K, _RET_ALLOW)),
-        # clone(flags, ...): fork and threads pass; new namespaces do not.
-        ("clone", _Insn(_LD_W_ABS, _arg_low(0))),
-        (None, _Insn(_JSET_K, _CLONE_NAMESPACE_FLAGS, jt="eperm", jf="allow")),
-        # ioctl(fd, request, ...): the kernel compares request as a 32-bit value.
-        ("ioctl", _Insn(_LD_W_ABS, _arg_low(1))),
-        (None, _Insn(_JEQ_K, _TIOCSTI, jt="eperm")),
-        (None, _Insn(_JEQ_K, _TIOCLINUX, jt="eperm", jf="allow")),
-        # utimensat(fd, NULL, ...) is futimens(fd): allowed; with a path it is not.
-        *_null_arg_or_eperm("utimensat", 1),
+    denied = [n for n in DENIED if n in table and (shared if n not in RLIMIT_CALLS else rlimits)]
+    p += [(None, _Insn(_JEQ_K, table[n], jt="eperm")) for n in denied]
+    branches: list[tuple[str | None, _Insn]] = []
+    if shared:
+        p += [(None, _Insn(_JEQ_K, table[n], jt="enosys")) for n in _ENOSYS]
+        p += [
+            (None, _Insn(_JEQ_K, table["clone"], jt="clone")),
+            (None, _Insn(_JEQ_K, table["ioctl"], jt="ioctl")),
+            (None, _Insn(_JEQ_K, table["utimensat"], jt="utimensat")),
+        ]
+        branches += [
+            # clone(flags, ...): fork and threads pass; new namespaces do not.
+            ("clone", _Insn(_LD_W_ABS, _arg_low(0))),
+            (None, _Insn(_JSET_K, _CLONE_NAMESPACE_FLAGS, jt="eperm", jf="allow")),
+            # ioctl(fd, request, ...): the kernel compares request as a 32-bit value.
+            ("ioctl", _Insn(_LD_W_ABS, _arg_low(1))),
+            (None, _Insn(_JEQ_K, _TIOCSTI, jt="eperm")),
+            (None, _Insn(_JEQ_K, _TIOCLINUX, jt="eperm", jf="allow")),
+            # utimensat(fd, NULL, ...) is futimens(fd): allowed; with a path it is not.
+            *_null_arg_or_eperm("utimensat", 1),
+        ]
+    if rlimits:
+        p.append((None, _Insn(_JEQ_K, table["prlimit64"], jt="prlimit64")))
         # prlimit64(pid, resource, NULL, old) is getrlimit: allowed; setting is not.
-        *_null_arg_or_eperm("prlimit64", 2),
+        branches += _null_arg_or_eperm("prlimit64", 2)
+    p += [
+        (None, _Insn(_RET_K, _RET_ALLOW)),
+        *branches,
         # The verdicts come last: classic BPF only jumps forward.
         ("allow", _Insn(_RET_K, _RET_ALLOW)),
         ("eperm", _Insn(_RET_K, _RET_ERRNO | errno.EPERM)),
@@ -226,29 +249,39 @@ def _assemble(program: list[tuple[str | None, _Insn]]) -> bytes:
 
 
 @functools.cache
-def compile_filter(machine: str = MACHINE) -> bytes:
-    """The packed sock_filter array for `machine`, assembled once and memoized."""
+def compile_filter(machine: str = MACHINE, rules: Rules = "all") -> bytes:
+    """The packed sock_filter array for `machine` (the whole denylist, or one of its two
+    parts: module docstring), assembled once and memoized."""
     if machine not in _AUDIT_ARCH:
         raise OSError(errno.ENOTSUP, f"no seccomp filter for architecture {machine!r}")
-    return _assemble(_program(machine))
+    return _assemble(_program(machine, rules))
 
 
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install() -> None:
-    """Install the filter on the calling thread and its future children; irreversible.
+def install(rules: Rules = "all") -> None:
+    """Install the filter (the whole denylist, or one part: module docstring) on the calling
+    thread and its future children; irreversible.
 
     Sets no_new_privs first (required without CAP_SYS_ADMIN). Applies to the calling thread
     only: call it while the process is single-threaded.
     """
-    program = compile_filter()
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len=len(program) // 8, filter=ctypes.addressof(buffer))
+    _buffer, fprog = _fprog(rules)
     prctl(_PR_SET_NO_NEW_PRIVS, 1)
     prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
 
 
+@functools.cache
+def _fprog(rules: Rules) -> tuple[ctypes.Array[ctypes.c_char], _SockFprog]:
+    """The sock_fprog the kernel reads (and the buffer it points into, kept alive here)."""
+    program = compile_filter(rules=rules)
+    buffer = ctypes.create_string_buffer(program, len(program))
+    return buffer, _SockFprog(len=len(program) // 8, filter=ctypes.addressof(buffer))
+
+
 if MACHINE in _AUDIT_ARCH:
-    compile_filter()  # assemble in the server at import, so each forked helper reuses it
+    # Assembled at import, in the server and the fork server: forked helpers reuse them.
+    for _rules in ("all", "shared", "rlimits"):
+        _fprog(_rules)

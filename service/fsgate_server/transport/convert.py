@@ -1,6 +1,6 @@
 """Proto <-> plain data: the wire SandboxPolicy as a policy.RequestPolicy, a helper's
 FileFacts and Entry (messages.py) as FileInfo and DirEntry (names and link targets that are
-not UTF-8 keep their bytes)."""
+not UTF-8 keep their bytes), and a Search match as a Match (its path as lossy UTF-8)."""
 from __future__ import annotations
 
 import os
@@ -10,9 +10,9 @@ from fsgate.v1 import fsgate_pb2 as pb
 from google.protobuf import timestamp_pb2
 
 from fsgate_server import policy
-from fsgate_server.helper.messages import Entry, FileFacts
+from fsgate_server.helper.messages import Entry, FileFacts, MatchFacts
 
-__all__ = ["dir_entry", "file_info", "request_policy"]
+__all__ = ["dir_entry", "file_info", "request_policy", "search_match"]
 
 
 def request_policy(msg: Any) -> policy.RequestPolicy | None:
@@ -48,3 +48,8 @@ def file_info(f: FileFacts) -> pb.FileInfo:
 def dir_entry(e: Entry) -> pb.DirEntry:
     name, raw_name = _utf8(e.name)
     return pb.DirEntry(name=name, info=file_info(e.info), raw_name=raw_name)
+
+
+def search_match(m: MatchFacts) -> pb.Match:
+    return pb.Match(path=_utf8(m.path)[0], line_number=m.line_number, line=m.line,
+                    line_truncated=m.line_truncated, before=m.before, after=m.after)

@@ -19,6 +19,7 @@ from fsgate_server.transport.convert import dir_entry, file_info
 from fsgate_server.transport.rpc_base import MAX_PAGE_SIZE, RpcBase
 from fsgate_server.transport.rpc_edit import EditRpcs
 from fsgate_server.transport.rpc_namespace import NamespaceRpcs
+from fsgate_server.transport.rpc_search import SearchRpcs
 from fsgate_server.transport.rpc_transfer import TransferRpcs
 from fsgate_server.transport.tokens import decode_page_token, encode_page_token
 
@@ -139,5 +140,5 @@ class FileRpcs(RpcBase):
         raise AssertionError("unreachable")
 
 
-class FileSystemServicer(FileRpcs, NamespaceRpcs, TransferRpcs, EditRpcs):
+class FileSystemServicer(FileRpcs, NamespaceRpcs, TransferRpcs, EditRpcs, SearchRpcs):
     """The whole service: every family's RPCs over the shared plumbing (rpc_base.py)."""

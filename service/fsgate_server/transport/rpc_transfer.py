@@ -18,7 +18,7 @@ import grpc
 from fsgate.reasons import Reason
 from fsgate.v1 import fsgate_pb2 as pb
 
-from fsgate_server.errors import Failure
+from fsgate_server.errors import Failure, shorten
 from fsgate_server.helper.messages import CopyArgs, MoveArgs
 from fsgate_server.helper.places import holds_denied
 from fsgate_server.policy import EffectivePolicy, is_within
@@ -68,7 +68,7 @@ class TransferRpcs(RpcBase):
         source, eff = self._resolve(request.source, request, write=source_writes)
         facts["path"] = source
         destination, _ = self._resolve(request.destination, request, write=True)
-        facts["destination"] = destination
+        facts["destination"] = shorten(destination)
         if source == destination:
             raise Failure(Reason.INVALID_REQUEST,
                           f"{source}: the source and the destination are the same path", source)
