@@ -24,6 +24,7 @@ HINTS: dict[str, tuple[bool, bool | None, bool | None]] = {
     "directory_tree": (True, None, None), "move_file": (False, True, False),
     "get_file_info": (True, None, None), "list_allowed_directories": (True, None, None),
     "remove": (False, True, True), "copy_file": (False, False, True),
+    "search_files": (True, None, None), "grep": (True, None, None),
 }
 
 
@@ -84,6 +85,20 @@ async def every_tool_succeeds(client: Client, ws: Path) -> None:
                         {"name": "e", "type": "directory", "children": [
                             {"name": "deep.txt", "type": "file"}]}]},
                     {"name": "pic.png", "type": "file"}]
+
+    found = await ok(client, "search_files", path=w, pattern="**/*.txt",
+                     excludePatterns=["node_modules"])
+    assert found.splitlines() == [f"{w}/a.txt", f"{w}/d/e/deep.txt"]
+    assert await ok(client, "search_files", path=w, pattern="*.txt") == f"{w}/a.txt"
+    assert await ok(client, "search_files", path=w, pattern="**/*.{js,png}",
+                    excludePatterns=["d/**"]) == f"{w}/node_modules/x.js\n{w}/pic.png"
+    assert await ok(client, "search_files", path=w, pattern="*.nothing") == "No matches found"
+    assert await ok(client, "grep", path=w, pattern="^d[a-z]+p$") == f"{w}/d/e/deep.txt:1:deep"
+    assert await ok(client, "grep", path=w, pattern="ONE", ignoreCase=True, contextLines=1) \
+        == f"{w}/a.txt:1:one\n{w}/a.txt-2-2"
+    assert await ok(client, "grep", path=w, pattern="3", fixedStrings=True, filesOnly=True,
+                    include=["*.txt"]) == f"{w}/a.txt"
+    assert await ok(client, "grep", path=w, pattern="absent") == "No matches found"
 
     media = await client.call_tool("read_media_file", {"path": f"{w}/pic.png"})
     assert isinstance(media, CallToolResult) and not media.is_error
@@ -150,6 +165,10 @@ async def every_failure_is_refused(client: Client, ws: Path, base: Path) -> None
         ("copy_file", {"source": f"{w}/out-link", "destination": str(sibling) + ".copy"}),
         ("remove", {"path": str(secret)}),
         ("remove", {"path": f"{w}/out-dir/secret.txt"}),
+        ("search_files", {"path": str(base / "outside"), "pattern": "**"}),
+        ("search_files", {"path": f"{w}/out-dir", "pattern": "*"}),
+        ("grep", {"path": str(base / "outside"), "pattern": "secret"}),
+        ("grep", {"path": f"{w}/out-link", "pattern": "top"}),
     ]
     for name, args in escapes:
         message = await refused(client, name, **args)
@@ -180,6 +199,12 @@ async def every_failure_is_refused(client: Client, ws: Path, base: Path) -> None
                           destination=f"{w}/.git")).startswith("ALREADY_EXISTS/")
     assert (await refused(client, "read_text_file", path=f"{w}/f.txt", head=1, tail=1)
             ).startswith("INVALID_ARGUMENT/")
+    # grep and search_files below the workspace never follow the links out
+    assert await ok(client, "grep", path=w, pattern="top secret") == "No matches found"
+    assert f"{w}/out-dir/secret.txt" not in await ok(client, "search_files", path=w,
+                                                      pattern="**")
+    assert (await refused(client, "grep", path=w, pattern="(unclosed")
+            ).startswith("INVALID_ARGUMENT/INVALID_PATTERN: ")
     assert (await refused(client, "read_text_file", path=f"{w}/missing")
             ).startswith("NOT_FOUND/NOT_FOUND: ")
     assert {d: snapshot(base / d) for d in before} == before

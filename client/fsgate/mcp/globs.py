@@ -9,16 +9,16 @@ import functools
 import re
 from collections.abc import Sequence
 
-__all__ = ["excluded", "matches"]
+__all__ = ["braces", "excluded", "matches"]
 
 
-def _braces(pattern: str) -> list[str]:
+def braces(pattern: str) -> list[str]:
     """``a{b,c}d`` → ``abd``, ``acd`` (nested braces expand from the inside out)."""
     match = re.search(r"\{([^{}]*)\}", pattern)
     if match is None or "," not in match.group(1):
         return [pattern]
     head, tail = pattern[:match.start()], pattern[match.end():]
-    return [x for alt in match.group(1).split(",") for x in _braces(head + alt + tail)]
+    return [x for alt in match.group(1).split(",") for x in braces(head + alt + tail)]
 
 
 def _component(part: str) -> str:
@@ -58,7 +58,7 @@ def _regex(pattern: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{_regex(p)})" for p in _braces(pattern)), re.DOTALL)
+    return re.compile("|".join(f"(?:{_regex(p)})" for p in braces(pattern)), re.DOTALL)
 
 
 def matches(path: str, pattern: str) -> bool:

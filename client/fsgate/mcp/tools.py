@@ -130,6 +130,37 @@ def register(server: MCPServer, gate: Gate) -> None:
     async def move_file(source: str, destination: str) -> CallToolResult:
         return await guard(files.move_file(gate, source, destination))
 
+    @server.tool(title="Search Files", annotations=READ_ONLY, description=(
+        "Recursively search for files and directories matching a pattern. The patterns are "
+        "glob-style patterns that match paths relative to 'path': use '*.ext' to match "
+        "files in that directory, and '**/*.ext' to match files in all subdirectories. "
+        "Returns full paths to all matching items." + _SANDBOXED))
+    async def search_files(path: str, pattern: str, excludePatterns: Patterns = None
+                           ) -> CallToolResult:
+        return await guard(finding.search_files(gate, path, pattern, excludePatterns or []))
+
+    @server.tool(title="Grep", annotations=READ_ONLY, description=(
+        "Search file contents below 'path' (a directory or a file) for a regular expression "
+        "(RE2 syntax), or a literal with fixedStrings. Returns PATH:LINE:text lines, like "
+        "grep -n. Hidden files, files .gitignore excludes and binary files are skipped."
+        + _SANDBOXED))
+    async def grep(
+        path: str, pattern: str, fixedStrings: bool = False, ignoreCase: bool = False,
+        include: Annotated[list[str] | None, Field(description=(
+            "Only files whose path relative to 'path' matches one of these globs"))] = None,
+        exclude: Patterns = None,
+        contextLines: Annotated[int, Field(ge=0, le=100, description=(
+            "Lines of context before and after each match"))] = 0,
+        maxMatches: Annotated[int, Field(ge=0, description=(
+            "Stop after this many matches (0: the server's default)"))] = 0,
+        filesOnly: Annotated[bool, Field(description=(
+            "One line per matching file, no lines"))] = False,
+    ) -> CallToolResult:
+        return await guard(finding.grep(
+            gate, path, pattern, fixed_strings=fixedStrings, ignore_case=ignoreCase,
+            include=include or [], exclude=exclude or [], context_lines=contextLines,
+            max_matches=maxMatches, files_only=filesOnly))
+
     @server.tool(title="Get File Info", annotations=READ_ONLY, description=(
         "Retrieve metadata about a file or directory: size, last modified time, "
         "permissions, type and fsgate's version token." + _SANDBOXED))
@@ -159,8 +190,8 @@ def register(server: MCPServer, gate: Gate) -> None:
         return await guard(files.copy_file(gate, source, destination, recursive))
 
 
-#: Every tool's name, as listed (search_files and grep come with Glob and Search).
+#: Every tool's name, as listed.
 TOOL_NAMES = ("read_text_file", "read_media_file", "read_multiple_files", "write_file",
               "edit_file", "create_directory", "list_directory", "list_directory_with_sizes",
-              "directory_tree", "move_file", "get_file_info", "list_allowed_directories",
-              "remove", "copy_file")
+              "directory_tree", "move_file", "search_files", "grep", "get_file_info",
+              "list_allowed_directories", "remove", "copy_file")
