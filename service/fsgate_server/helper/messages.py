@@ -12,6 +12,8 @@ with the writable roots writable. Every answer is a RESULT, except an ERROR's Er
     WriteArgs    WriteDone                              REQUEST -> READY DATA* END READY
                                                                  COMMIT -> RESULT
     SweepArgs    SweepDone                              REQUEST -> RESULT
+    WatchArgs    WatchStarted, then WatchBatch*         REQUEST -> RESULT EVENT* [ERROR]
+                                                                 (until the server hangs up)
 
 Integers are non-negative and below 2**64 unless a field's metadata says otherwise (the
 codec enforces ``min``/``max``): what reaches a proto field always fits it.
@@ -27,9 +29,9 @@ from typing import ClassVar
 
 from fsgate_server.policy import EffectivePolicy
 
-__all__ = ["REQUESTS", "Entry", "ErrorReport", "Fact", "FileFacts", "FileType", "ListArgs",
-           "ListPage", "ReadArgs", "Request", "StatArgs", "SweepArgs", "SweepDone",
-           "WriteArgs", "WriteDone"]
+__all__ = ["REQUESTS", "Entry", "ErrorReport", "EventType", "Fact", "FileFacts", "FileType",
+           "ListArgs", "ListPage", "ReadArgs", "Request", "StatArgs", "SweepArgs", "SweepDone",
+           "WatchArgs", "WatchBatch", "WatchEvent", "WatchStarted", "WriteArgs", "WriteDone"]
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -57,6 +59,9 @@ class Request:
     # ``writes``: only what this operation needs (a move needs no WRITE_FILE, a mkdir no
     # REMOVE_FILE).
     rights: ClassVar[frozenset[str]] = frozenset()
+    # Syscalls the seccomp filter denies every other helper that this operation needs
+    # (sandbox/seccomp.py DENIED names): only WatchDir has any.
+    syscalls: ClassVar[frozenset[str]] = frozenset()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +113,23 @@ class SweepArgs(Request):
     max_depth: int = 64
 
 
-REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, SweepArgs)
+@dataclass(frozen=True, kw_only=True)
+class WatchArgs(Request):
+    """Watch ``path`` (a directory) until the server hangs up. The policy the server sends
+    is narrowed to the watched tree: this helper may read nothing else."""
+
+    op: ClassVar[str] = "watch"
+    # inotify, which Landlock does not mediate: the helper adds watches only through
+    # descriptors its resolver checked (helper/watch_tree.py).
+    syscalls: ClassVar[frozenset[str]] = frozenset({"inotify_init1", "inotify_add_watch"})
+    max_dirs: int = field(metadata={"min": 1})
+    recursive: bool = False
+    include_globs: tuple[str, ...] = ()
+    exclude_globs: tuple[str, ...] = ()
+
+
+REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, SweepArgs,
+                                       WatchArgs)
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -150,6 +171,40 @@ class SweepDone:
     scanned: int
 
 
+class EventType(enum.IntEnum):
+    """The values of the proto's FileEventType."""
+
+    CREATED = 1
+    MODIFIED = 2
+    DELETED = 3
+    MOVED = 4
+    ATTRIBUTES_CHANGED = 5
+
+
+@dataclass(frozen=True)
+class WatchStarted:
+    """Every watch is in place: a change from now on is reported."""
+
+    watched_dirs: int
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: EventType
+    path: str  # absolute, below the request's path as the caller spelled it
+    old_path: str = ""  # MOVED only
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
+class WatchBatch:
+    """Events in the order they happened; ``overflow``: after them, the kernel dropped some
+    (the client should rescan)."""
+
+    events: tuple[WatchEvent, ...]
+    overflow: bool = False
+
+
 @dataclass(frozen=True)
 class Fact:
     """One ErrorInfo metadata entry of an error (Failure.metadata)."""
@@ -169,5 +224,5 @@ class ErrorReport:
     facts: tuple[Fact, ...] = ()
 
 
-ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, Fact,
-                             ErrorReport)
+ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, SweepDone, WatchStarted,
+                             WatchEvent, WatchBatch, Fact, ErrorReport)

@@ -8,7 +8,7 @@ lookup, and only then is that same inode reopened for reading or writing. Denied
 judged by what they resolve to, as well as by name (walk.enforced). The kernel sandbox
 (Landlock or bwrap) is the second, independent wall: content is only ever read through an
 open the kernel judged. The operations live in reading.py (Stat, ReadFile), listing.py
-(ListDir), writing.py (WriteFile) and temps.py (the start-up sweep).
+(ListDir), writing.py (WriteFile), temps.py (the start-up sweep) and watching.py (WatchDir).
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from fsgate_server.helper.messages import (
     Request,
     StatArgs,
     SweepArgs,
+    WatchArgs,
     WriteArgs,
 )
 from fsgate_server.helper.protocol import Kind
@@ -34,6 +35,7 @@ from fsgate_server.helper.request import file_type, info_of, version_of
 from fsgate_server.helper.resolve import classify, fd_path, reopen
 from fsgate_server.helper.temps import MARKER, TEMP_PREFIX, op_sweep
 from fsgate_server.helper.walk import enforced
+from fsgate_server.helper.watching import op_watch
 from fsgate_server.helper.writing import Abandoned, op_write
 
 __all__ = ["MARKER", "TEMP_PREFIX", "Failure", "Request", "classify", "fd_path",
@@ -53,6 +55,8 @@ def _carry_out(sock: socket.socket, req: Request) -> None:
             op_write(sock, req)
         case SweepArgs():
             op_sweep(sock, req)
+        case WatchArgs():
+            op_watch(sock, req)
         case _:
             raise TypeError(f"no operation for {type(req).__name__}")
 

@@ -34,6 +34,8 @@ class Confinement:
     landlock: bool = True  # False only when the bwrap backend runs without Landlock
     # Landlock rights on ``write`` beyond reading (landlock.RIGHTS names); None: all of them.
     write_rights: frozenset[str] | None = None
+    # seccomp.DENIED names this helper's operation needs (WatchDir: inotify); default none.
+    allow_syscalls: frozenset[str] = frozenset()
 
 
 def _thread_count() -> int:
@@ -78,7 +80,7 @@ def restrict_paths(c: Confinement) -> None:
 
 def filter_syscalls(c: Confinement) -> None:
     """seccomp last: it denies nothing the earlier steps still need."""
-    seccomp.install()
+    seccomp.install(c.allow_syscalls)
 
 
 STEPS: tuple[Callable[[Confinement], None], ...] = (

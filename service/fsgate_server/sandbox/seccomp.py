@@ -171,8 +171,10 @@ def _null_arg_or_eperm(label: str, index: int) -> list[tuple[str | None, _Insn]]
     ]
 
 
-def _program(machine: str) -> list[tuple[str | None, _Insn]]:
-    """The filter as (label, instruction) pairs; jumps name labels further down."""
+def _program(machine: str, allow: frozenset[str] = frozenset()
+             ) -> list[tuple[str | None, _Insn]]:
+    """The filter as (label, instruction) pairs; jumps name labels further down. ``allow``:
+    names of DENIED that this filter lets through (one operation's own needs)."""
     table = SYSCALL_TABLES[machine]
     p: list[tuple[str | None, _Insn]] = [
         (None, _Insn(_LD_W_ABS, _OFF_ARCH)),
@@ -182,7 +184,8 @@ def _program(machine: str) -> list[tuple[str | None, _Insn]]:
     if machine == X86_64:
         # x32 calls share AUDIT_ARCH_X86_64 but use other numbers: refuse them outright.
         p.append((None, _Insn(_JSET_K, _X32_SYSCALL_BIT, jt="kill")))
-    p += [(None, _Insn(_JEQ_K, table[n], jt="eperm")) for n in DENIED if n in table]
+    p += [(None, _Insn(_JEQ_K, table[n], jt="eperm")) for n in DENIED
+          if n in table and n not in allow]
     p += [(None, _Insn(_JEQ_K, table[n], jt="enosys")) for n in _ENOSYS]
     p += [
         (None, _Insn(_JEQ_K, table["clone"], jt="clone")),
@@ -226,24 +229,29 @@ def _assemble(program: list[tuple[str | None, _Insn]]) -> bytes:
 
 
 @functools.cache
-def compile_filter(machine: str = MACHINE) -> bytes:
-    """The packed sock_filter array for `machine`, assembled once and memoized."""
+def compile_filter(machine: str = MACHINE, allow: frozenset[str] = frozenset()) -> bytes:
+    """The packed sock_filter array for `machine`, assembled once per ``allow`` and
+    memoized. ``allow`` must name entries of DENIED (a typo must not pass silently)."""
     if machine not in _AUDIT_ARCH:
         raise OSError(errno.ENOTSUP, f"no seccomp filter for architecture {machine!r}")
-    return _assemble(_program(machine))
+    unknown = allow - DENIED.keys()
+    if unknown:
+        raise ValueError(f"not denied, cannot be allowed: {sorted(unknown)}")
+    return _assemble(_program(machine, allow))
 
 
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install() -> None:
-    """Install the filter on the calling thread and its future children; irreversible.
+def install(allow: frozenset[str] = frozenset()) -> None:
+    """Install the filter (letting ``allow`` through, see compile_filter) on the calling
+    thread and its future children; irreversible.
 
     Sets no_new_privs first (required without CAP_SYS_ADMIN). Applies to the calling thread
     only: call it while the process is single-threaded.
     """
-    program = compile_filter()
+    program = compile_filter(MACHINE, allow)
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len=len(program) // 8, filter=ctypes.addressof(buffer))
     prctl(_PR_SET_NO_NEW_PRIVS, 1)

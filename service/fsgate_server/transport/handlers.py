@@ -17,6 +17,7 @@ from fsgate_server.errors import Failure
 from fsgate_server.helper.messages import ListArgs, ReadArgs, StatArgs, WriteArgs
 from fsgate_server.transport.convert import dir_entry, file_info
 from fsgate_server.transport.rpc_base import RpcBase
+from fsgate_server.transport.rpc_watch import WatchRpcs
 from fsgate_server.transport.tokens import decode_page_token, encode_page_token
 
 MIN_CHUNK = 4 << 10
@@ -128,5 +129,5 @@ class FileRpcs(RpcBase):
         raise AssertionError("unreachable")
 
 
-class FileSystemServicer(FileRpcs):
+class FileSystemServicer(FileRpcs, WatchRpcs):
     """The whole service: every family's RPCs over the shared plumbing (rpc_base.py)."""
