@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         VersionMismatch,
     )
     from fsgate._types import DirEntry, FileInfo, FileType, Policy, Timeouts, WriteMode, WriteResult
+    from fsgate._watch import AsyncWatch, FileEvent, FileEventType, Watch, WatchOverflow
     from fsgate.reasons import Reason
 
 _LAZY = {
@@ -104,6 +105,11 @@ _LAZY = {
     "Timeouts": "fsgate._types",
     "WriteMode": "fsgate._types",
     "WriteResult": "fsgate._types",
+    "AsyncWatch": "fsgate._watch",
+    "FileEvent": "fsgate._watch",
+    "FileEventType": "fsgate._watch",
+    "Watch": "fsgate._watch",
+    "WatchOverflow": "fsgate._watch",
 }
 
 
@@ -126,6 +132,7 @@ __all__ = [
     "AlreadyExists",
     "AmbiguousMatch",
     "AsyncClient",
+    "AsyncWatch",
     "Busy",
     "Client",
     "CwdRequired",
@@ -133,6 +140,8 @@ __all__ = [
     "DirEntry",
     "EditMismatch",
     "FailedPrecondition",
+    "FileEvent",
+    "FileEventType",
     "FileInfo",
     "FileType",
     "FsgateError",
@@ -165,6 +174,8 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "VersionMismatch",
+    "Watch",
+    "WatchOverflow",
     "WriteMode",
     "WriteResult",
     "__version__",

@@ -32,6 +32,7 @@ from fsgate._types import (
     WriteMode,
     WriteResult,
 )
+from fsgate._watch import WatchMixin
 from fsgate._write import (
     SupportsRead,
     WriteData,
@@ -54,7 +55,7 @@ __all__ = [
 
 
 # --- the blocking client ------------------------------------------------------------------
-class Client(_ClientBase):
+class Client(WatchMixin, _ClientBase):
     """A blocking client for one fsgate server; thread-safe, use it as a context manager.
 
     Args:

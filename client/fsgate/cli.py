@@ -24,6 +24,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from fsgate import _cli_watch
 from fsgate._cli_json import entry_json, info_json, print_json, write_json
 from fsgate._cli_local import open_input, open_output
 from fsgate._cli_run import (
@@ -113,6 +114,7 @@ def _add_file_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 COMMAND_FAMILIES: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser],
                                   argparse.ArgumentParser], None], ...] = (
     _add_file_commands,
+    _cli_watch.add_commands,
 )
 
 

@@ -57,6 +57,7 @@ def test_public_surface_is_pinned() -> None:
         "WriteResult", "__version__",
         # v1.1
         "AmbiguousMatch", "EditMismatch", "InvalidPattern", "NoMatch", "NotEmpty", "NotText",
+        "AsyncWatch", "FileEvent", "FileEventType", "Watch", "WatchOverflow",
     ])
     assert all(hasattr(fsgate, name) for name in fsgate.__all__)
     assert fsgate.__version__ == "0.1.0"
