@@ -63,6 +63,12 @@ class Request:
     # (sandbox/seccomp.py DENIED names): only WatchDir has any.
     syscalls: ClassVar[frozenset[str]] = frozenset()
 
+    def namespace_policy(self) -> EffectivePolicy:
+        """What the bwrap backend builds this request's mount namespace from (and keys it
+        by): its policy, unless the request confines itself further inside a broader
+        namespace (WatchArgs)."""
+        return self.policy
+
 
 @dataclass(frozen=True, kw_only=True)
 class StatArgs(Request):
@@ -115,8 +121,11 @@ class SweepArgs(Request):
 
 @dataclass(frozen=True, kw_only=True)
 class WatchArgs(Request):
-    """Watch ``path`` (a directory) until the server hangs up. The policy the server sends
-    is narrowed to the watched tree: this helper may read nothing else."""
+    """Watch ``path`` (a directory) until the server hangs up. ``policy`` is narrowed to
+    the watched tree: Landlock and the helper's own checks let it read nothing else.
+    ``namespace`` is the request's whole effective policy, which a bwrap namespace is
+    built from as for its other reads (shared with them; and the watched directory is not
+    a mount point there, which would keep its removal from being seen)."""
 
     op: ClassVar[str] = "watch"
     # inotify, which Landlock does not mediate: the helper adds watches only through
@@ -126,6 +135,10 @@ class WatchArgs(Request):
     recursive: bool = False
     include_globs: tuple[str, ...] = ()
     exclude_globs: tuple[str, ...] = ()
+    namespace: EffectivePolicy | None = None
+
+    def namespace_policy(self) -> EffectivePolicy:
+        return self.namespace if self.namespace is not None else self.policy
 
 
 REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, SweepArgs,

@@ -85,9 +85,15 @@ def op_watch(sock: socket.socket, req: WatchArgs) -> None:
         try:
             watch = _Watch(sock, req, ino, found.real)
             watch.start(found.fd)
-            watch.serve()
-        finally:
+        except BaseException:
             ino.close()
+            raise
+    # Not holding the directory open from here on: a descriptor of it would keep its
+    # IN_DELETE_SELF from coming until it was closed.
+    try:
+        watch.serve()
+    finally:
+        ino.close()
 
 
 def _join(rel: str, name: str) -> str:

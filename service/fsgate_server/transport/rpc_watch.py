@@ -2,8 +2,10 @@
 events relayed through a bounded buffer (watch_stream.py).
 
 The helper may read only the watched tree: the request's effective policy narrowed to
-``path`` (so a path that reaches the tree through a symlink from elsewhere is
-SANDBOX_DENIED: watch the directory by its own path). It gets no write rights.
+``path`` is what Landlock and its own checks allow (so a path that reaches the tree
+through a symlink from elsewhere is SANDBOX_DENIED: watch the directory by its own path).
+It gets no write rights. Under bwrap its mount namespace is the one the request's other
+reads get (WatchArgs.namespace).
 
 Its life and the stream's are one:
 
@@ -72,7 +74,7 @@ class WatchRpcs(RpcBase):
             include, exclude = tuple(request.include_globs), tuple(request.exclude_globs)
             compile_globs(include, "include_globs")  # INVALID_PATTERN before any helper
             compile_globs(exclude, "exclude_globs")
-            args = WatchArgs(path, self._watched_tree(path, eff),
+            args = WatchArgs(path, self._watched_tree(path, eff), namespace=eff,
                              max_dirs=self.config.max_watched_dirs,
                              recursive=request.recursive, include_globs=include,
                              exclude_globs=exclude)
