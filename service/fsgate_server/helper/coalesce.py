@@ -32,6 +32,7 @@ class Throttle:
         self._held: dict[Key, tuple[float, WatchEvent]] = {}  # due time, the event
         self._heap: list[tuple[float, int, Key]] = []  # due times; stale entries skipped
         self._seq = itertools.count()
+        self._prune_at = _PRUNE_AT
 
     def offer(self, event: WatchEvent, now: float) -> WatchEvent | None:
         """The event to send now, or None when it is held for the end of its window."""
@@ -54,6 +55,7 @@ class Throttle:
         if event.type is EventType.CREATED:
             for kind in COALESCED:
                 self._last[(event.path, kind)] = now
+            self._prune(now)
         elif event.type is EventType.DELETED:
             self._forget(event.path)
         elif event.type is EventType.MOVED:
@@ -72,9 +74,12 @@ class Throttle:
             self._last.pop((path, kind), None)
 
     def _prune(self, now: float) -> None:
-        if len(self._last) >= _PRUNE_AT:
+        """Drop what no window needs any more, once ``_last`` has doubled since the last
+        time: it holds about what the last WINDOW saw, and pruning stays O(1) amortized."""
+        if len(self._last) >= self._prune_at:
             self._last = {k: t for k, t in self._last.items()
                           if now - t < self.window or k in self._held}
+            self._prune_at = max(_PRUNE_AT, 2 * len(self._last))
 
     def due(self, now: float) -> list[WatchEvent]:
         """The held events whose window has closed, oldest first."""

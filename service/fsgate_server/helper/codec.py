@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import socket
 import types
@@ -35,13 +36,26 @@ UINT64_MAX = (1 << 64) - 1
 
 # --- encoding -------------------------------------------------------------------------------
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+@functools.cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    # Scalars first, and the field names once per class: a watch's EVENT frame carries
+    # hundreds of messages.
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, tuple):
+    if kind is tuple:
         return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _names(kind)}
     return value
 
 

@@ -124,10 +124,17 @@ class Selection:
         self.shown = shown  # the caller's spelling of it
         self.include = compile_globs(include, "include_globs")
         self.exclude = compile_globs(exclude, "exclude_globs")
+        # The watched directory was found readable, and readable roots are whole subtrees:
+        # only a denied path below it (by either name) can hide something. Without one,
+        # nothing needs checking per event.
+        below = tuple(p.rstrip("/").casefold() + "/" for p in (real, shown))
+        self.hidden = any(d.casefold().startswith(below) for d in policy.denied)
 
     def visible(self, rel: str) -> bool:
         """Readable under the policy, under its real name and the caller's: a denied path
         is never watched or named."""
+        if not self.hidden:
+            return True
         return (self.policy.can_read(join(self.real, rel) if rel else self.real)
                 and self.policy.can_read(self.path(rel)))
 

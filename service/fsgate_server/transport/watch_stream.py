@@ -3,7 +3,8 @@ a bounded buffer, from which the gRPC handler takes one item at a time as the cl
 flow control lets it send.
 
 Memory stays bounded whatever the event rate and however slowly the client reads: the
-buffer holds at most BUFFER_EVENTS events; past that, events are dropped and counted, and
+buffer holds at most BUFFER_EVENTS events and BUFFER_BYTES of their paths; past that,
+events are dropped and counted, and
 the client gets one ``overflow`` (with the count) where they would have been, then the
 events that fit again. The helper is never blocked by a slow client (the thread always
 reads), so it goes on coalescing and reading the kernel's queue; its own overflow (the
@@ -23,11 +24,17 @@ from fsgate_server.backends.channel import HelperCall
 from fsgate_server.errors import Failure
 from fsgate_server.helper.messages import WatchBatch, WatchEvent, WatchStarted
 
-__all__ = ["BUFFER_EVENTS", "EventBuffer", "Overflow", "WatchStream"]
+__all__ = ["BUFFER_BYTES", "BUFFER_EVENTS", "EventBuffer", "Overflow", "WatchStream"]
 
 log = structlog.get_logger("fsgate.watch")
 
-BUFFER_EVENTS = 4096  # ~1-2 MiB with long paths; at gRPC's pace, well under a second
+BUFFER_EVENTS = 4096  # at gRPC's pace, well under a second of events
+BUFFER_BYTES = 4 << 20  # of paths: 4,096 events of 4 KiB paths would be 16-32 MiB
+_EVENT_OVERHEAD = 64  # bytes an event costs beyond its paths, roughly
+
+
+def _cost(event: WatchEvent) -> int:
+    return len(event.path) + len(event.old_path) + _EVENT_OVERHEAD
 
 
 @dataclass(frozen=True)
@@ -38,21 +45,27 @@ class Overflow:
 class EventBuffer:
     """Events and overflow marks in order, at most ``capacity`` events; then the end."""
 
-    def __init__(self, capacity: int = BUFFER_EVENTS) -> None:
+    def __init__(self, capacity: int = BUFFER_EVENTS, capacity_bytes: int = BUFFER_BYTES
+                 ) -> None:
         self.capacity = capacity
+        self.capacity_bytes = capacity_bytes
         self._cond = threading.Condition()
         self._items: collections.deque[WatchEvent | Overflow] = collections.deque()
         self._events = 0
+        self._bytes = 0
         self._end: Failure | None = None
 
     def put(self, batch: WatchBatch) -> None:
         with self._cond:
             for event in batch.events:
-                if self._events >= self.capacity:
+                cost = _cost(event)
+                if (self._events >= self.capacity
+                        or self._bytes + cost > self.capacity_bytes):
                     self._overflow(1)
                 else:
                     self._items.append(event)
                     self._events += 1
+                    self._bytes += cost
             if batch.overflow:
                 self._overflow(0)
             self._cond.notify_all()
@@ -87,6 +100,7 @@ class EventBuffer:
                 item = self._items.popleft()
                 if isinstance(item, WatchEvent):
                     self._events -= 1
+                    self._bytes -= _cost(item)
                 return item
             if self._end is not None:
                 raise self._end
