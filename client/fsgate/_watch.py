@@ -34,6 +34,9 @@ __all__ = ["DEFAULT_WATCH_TIMEOUT", "AsyncWatch", "AsyncWatchMixin", "FileEvent"
 #: closed, and the server ends it at its own ``--max-watch-seconds`` (an hour by default).
 DEFAULT_WATCH_TIMEOUT = 86400.0
 
+# What grpc.aio's read() returns at the end of a stream; missing from grpc-stubs.
+_EOF: object = grpc.aio.EOF  # type: ignore[attr-defined]  # exported, but not in the stubs
+
 _Request = fsgate_pb2.WatchDirRequest
 _Response = fsgate_pb2.WatchDirResponse
 
@@ -209,7 +212,7 @@ class WatchMixin(_WatchBase):
         method = cast("grpc.UnaryStreamMultiCallable[_Request, _Response]", self._stub.WatchDir)
         with self._errors(rpc.path):
             call = method(rpc.request, timeout=rpc.timeout, metadata=rpc.metadata)
-            responses = cast("Iterator[_Response]", iter(call))
+            responses = iter(call)
             try:
                 count = self._watch_started(next(responses, None), rpc.path)
             except BaseException:
@@ -248,7 +251,7 @@ class AsyncWatch:
                     if _ended_by_us(exc, self._closed):
                         raise StopAsyncIteration from None
                     raise
-            if msg is grpc.aio.EOF:
+            if msg is _EOF:
                 self._closed = True
                 raise StopAsyncIteration
             item = self._convert(msg, self.path)
@@ -291,7 +294,7 @@ class AsyncWatchMixin(_WatchBase):
         try:
             with self._errors(rpc.path):
                 first = await call.read()
-            count = self._watch_started(None if first is grpc.aio.EOF else first, rpc.path)
+            count = self._watch_started(None if first is _EOF else first, rpc.path)
         except BaseException:
             call.cancel()
             raise

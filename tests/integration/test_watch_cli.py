@@ -8,7 +8,7 @@ import os
 import select
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -43,8 +43,10 @@ def test_watch_json_prints_started_then_one_line_per_change(served: ServerProces
     with watching(str(ws), "-r", "--json", "--target", served.target) as proc:
         assert json.loads(line(proc.stdout)) == {"type": "started", "watched_directories": 1}
         got = []
-        for change in (lambda: (ws / "sub").mkdir(), lambda: (ws / "sub" / "a.txt").touch(),
-                       lambda: os.rename(ws / "sub" / "a.txt", ws / "b.txt")):
+        changes: list[Callable[[], object]] = [
+            lambda: (ws / "sub").mkdir(), lambda: (ws / "sub" / "a.txt").touch(),
+            lambda: os.rename(ws / "sub" / "a.txt", ws / "b.txt")]
+        for change in changes:
             change()  # one at a time: each is reported before the next is made
             got.append(json.loads(line(proc.stdout)))
         proc.send_signal(signal.SIGINT)

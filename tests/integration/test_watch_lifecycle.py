@@ -141,7 +141,7 @@ def test_new_directories_past_max_watched_dirs_end_the_watch_too_large(
         assert watch.watched_directories == 3
         (d / "c").mkdir()  # the 4th: watched
         (d / "e").mkdir()  # the 5th: too many
-        got = []
+        got: list[fsgate.FileEvent | fsgate.WatchOverflow] = []
         with pytest.raises(fsgate.TooLarge) as err:
             got.extend(watch)
     assert err.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -165,7 +165,7 @@ def test_removing_the_watched_directory_ends_the_watch_not_found(fs: fsgate.Clie
     watched.mkdir()
     with fs.watch(watched) as watch:
         os.rmdir(watched)
-        got = []
+        got: list[fsgate.FileEvent | fsgate.WatchOverflow] = []
         with pytest.raises(fsgate.NotFound) as err:
             got.extend(watch)
     assert err.value.code is grpc.StatusCode.NOT_FOUND

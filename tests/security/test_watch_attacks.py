@@ -112,7 +112,7 @@ def test_watched_directory_swapped_for_a_symlink_ends_the_watch_without_outside_
         os.rename(watched, outside.tree / f"{outside.token}-was-watched")
         watched.symlink_to(outside.tree)
         churn(outside)
-        items = []
+        items: list[fsgate.FileEvent | fsgate.WatchOverflow] = []
         with pytest.raises(fsgate.NotFound) as err:
             items.extend(watch)
     assert_no_leak(items, outside)
