@@ -7,9 +7,13 @@
 //     ls PATH [--depth N]    one JSON object per entry and line, page after page
 //     read PATH              the content, to stdout
 //     write PATH [--parents] [--create-new]   content from stdin; prints the result as JSON
+//     watch PATH [-r] [--include GLOB]... [--exclude GLOB]...
+//                            {"type":"started",...}, then one JSON object per change and
+//                            line, until Ctrl-C (exit 130)
 //
 // The JSON is exactly what the Python CLI prints with --json (`fsgate stat --json`,
-// `fsgate ls --json`, `fsgate write --json`): the same fields with the same values.
+// `fsgate ls --json`, `fsgate write --json`, `fsgate watch --json`): the same fields with
+// the same values.
 //
 // ADDR defaults to $FSGATE_TARGET, else 127.0.0.1:50051. A failed call prints
 // {"error": {code, codeName, message, reason, domain, metadata}} to stderr and exits with
@@ -35,12 +39,16 @@ async function main(argv) {
       depth: { type: 'string', default: '1' },
       parents: { type: 'boolean', default: false },
       'create-new': { type: 'boolean', default: false },
+      recursive: { type: 'boolean', short: 'r', default: false },
+      include: { type: 'string', multiple: true, default: [] },
+      exclude: { type: 'string', multiple: true, default: [] },
     },
   });
   const [command, path] = positionals;
-  if (!['stat', 'ls', 'read', 'write'].includes(command) || !path || positionals.length > 2) {
+  if (!['stat', 'ls', 'read', 'write', 'watch'].includes(command) || !path
+      || positionals.length > 2) {
     process.stderr.write('usage: cli.js [--target ADDR] [--token-file FILE] '
-      + '{stat|ls|read|write} PATH\n');
+      + '{stat|ls|read|write|watch} PATH\n');
     return 2;
   }
   const target = values.target || process.env.FSGATE_TARGET || '127.0.0.1:50051';
@@ -55,6 +63,8 @@ async function main(argv) {
       for await (const entry of client.listDir(path, { depth })) {
         process.stdout.write(`${JSON.stringify(entry)}\n`);
       }
+    } else if (command === 'watch') {
+      return await watch(client, path, values);
     } else if (command === 'read') {
       await client.readFile(path, process.stdout);
     } else {
@@ -71,6 +81,23 @@ async function main(argv) {
   } finally {
     client.close();
   }
+}
+
+async function watch(client, path, values) {
+  const w = await client.watch(path, {
+    recursive: values.recursive, include: values.include, exclude: values.exclude,
+  });
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    interrupted = true;
+    w.cancel();
+  });
+  process.stdout.on('error', () => w.cancel()); // the reader went away: a normal end
+  process.stdout.write(`${JSON.stringify({
+    type: 'started', watched_directories: w.watched_directories,
+  })}\n`);
+  for await (const event of w) process.stdout.write(`${JSON.stringify(event)}\n`);
+  return interrupted ? 130 : 0;
 }
 
 main(process.argv.slice(2)).then((code) => {
