@@ -169,3 +169,14 @@ def test_names_are_reported_as_they_are(client: fsgate.Client, ws: Path, name: s
         (ws / name).write_text("")
         got = events(step(watch, ws), ws)
     assert ("CREATED", name, None, False) in got
+
+
+def test_a_write_file_is_one_created_of_its_target(client: fsgate.Client, ws: Path) -> None:
+    """Its temporary (an O_TMPFILE, then a .fsgate-tmp-* name) is never reported."""
+    with client.watch(ws, recursive=True, timeout=TIMEOUT) as watch:
+        client.write_file(ws / "a.txt", b"first")
+        client.write_file(ws / "a.txt", b"replaced")
+        client.write_file(ws / "sub" / "b.txt", b"new", create_parents=True)
+        got = events(step(watch, ws), ws)
+    assert got == [("CREATED", "a.txt", None, False), ("CREATED", "a.txt", None, False),
+                   ("CREATED", "sub", None, True), ("CREATED", "sub/b.txt", None, False)]

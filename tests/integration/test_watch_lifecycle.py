@@ -242,3 +242,18 @@ def test_max_watch_seconds_ends_the_watch_and_kills_its_helper(
             wait_for(lambda: not confined_helpers(server))
     finally:
         server.stop()
+
+
+def test_removing_a_watched_policy_root_ends_the_watch_not_found(fs: fsgate.Client,
+                                                                 d: Path) -> None:
+    """Under bwrap a root of the request's policy is a mount in the helper's namespace,
+    which keeps the directory's own IN_DELETE_SELF from coming: it is noticed anyway."""
+    watched = d / "w"
+    watched.mkdir()
+    policy = fsgate.Policy(readable_roots=[watched])
+    with fs.watch(watched, policy=policy) as watch:
+        os.rmdir(watched)
+        got: list[fsgate.FileEvent | fsgate.WatchOverflow] = []
+        with pytest.raises(fsgate.NotFound):
+            got.extend(watch)
+    assert events(got, d) == [("DELETED", "w", None, True)]

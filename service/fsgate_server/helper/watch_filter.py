@@ -14,7 +14,9 @@ Globs are gitignore-style and matched against the path relative to the watched d
   ``build/out/a.o``; ``src`` includes all of ``src``). No ``!`` negation: use an exclude.
 
 An event is reported when its path is readable under the policy, matches no exclude, and
-matches an include (or there are none). A directory matching an exclude is not watched
+matches an include (or there are none). fsgate's own temporaries (``.fsgate-tmp-*``, a
+WriteFile's content before its rename) are never reported: a WriteFile shows up as the
+CREATED of its target (also when it replaced one, as any save by rename does). A directory matching an exclude is not watched
 at all; includes do not prune watching (``*.py`` still needs every directory watched).
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from fsgate.reasons import Reason
 
 from fsgate_server.errors import Failure
+from fsgate_server.helper.temps import TEMP_PREFIX
 from fsgate_server.helper.walk import join
 from fsgate_server.policy import EffectivePolicy
 
@@ -147,6 +150,8 @@ class Selection:
     def reported(self, rel: str, is_dir: bool) -> bool:
         if not rel:  # the watched directory itself: only without includes
             return not self.include and self.visible(rel)
+        if rel.rpartition("/")[2].startswith(TEMP_PREFIX):
+            return False  # a WriteFile's temporary: its rename onto the target is CREATED
         if any(g.matches(rel, is_dir) for g in self.exclude):
             return False
         if self.include and not any(g.matches(rel, is_dir) for g in self.include):

@@ -139,6 +139,21 @@ class Tree:
                 pass  # removed while we read it: its IN_DELETE_SELF follows
         return out
 
+    def holds(self, rel: str, name: str) -> bool:
+        """Whether the directory at ``rel`` has an entry ``name`` now (looked up through a
+        resolved descriptor of it, never followed)."""
+        try:
+            found = resolve(self.real_of(rel), self.policy.can_read, self.policy.readable,
+                            follow=False)
+        except Failure:
+            return False
+        with closing_fd(found.fd):
+            try:
+                os.stat(name, dir_fd=found.fd, follow_symlinks=False)
+            except OSError:
+                return False
+        return True
+
     def forget(self, wd: int) -> None:
         """The kernel removed this watch (IN_IGNORED)."""
         self._forget(wd)
@@ -171,22 +186,25 @@ class Tree:
             else:
                 self.ino.remove(wd)
 
+    def in_place(self, rel: str = "") -> bool:
+        """Whether the directory watched at ``rel`` is still there (the same inode)."""
+        wd = self._wd.get(rel)
+        if wd is None:
+            return False
+        try:
+            found = resolve(self.real_of(rel), self.policy.can_read, self.policy.readable,
+                            follow=False)
+        except Failure:
+            return False
+        with closing_fd(found.fd):
+            st = found.st
+            return (found.real == self.real_of(rel) and stat.S_ISDIR(st.st_mode)
+                    and (st.st_dev, st.st_ino) == self._inode.get(wd))
+
     def revalidate(self) -> bool:
         """After an overflow: drop every watch whose directory is no longer at its path
         (events that said so may have been lost). False if that is the watched directory."""
         for wd, rel in sorted(self._rel.items(), key=lambda item: item[1]):
-            if wd not in self._rel:
-                continue  # dropped with its parent
-            try:
-                found = resolve(self.real_of(rel), self.policy.can_read,
-                                self.policy.readable, follow=False)
-            except Failure:
-                self.drop(rel)
-                continue
-            with closing_fd(found.fd):
-                st = found.st
-                same = (found.real == self.real_of(rel) and stat.S_ISDIR(st.st_mode)
-                        and (st.st_dev, st.st_ino) == self._inode.get(wd))
-            if not same:
+            if wd in self._rel and not self.in_place(rel):  # (not dropped with its parent)
                 self.drop(rel)
         return "" in self._wd

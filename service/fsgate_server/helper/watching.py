@@ -17,16 +17,20 @@ What a change becomes:
   are dropped first: nothing that happens to it outside is ever reported);
 - renamed inside the tree is one MOVED (IN_MOVED_FROM and IN_MOVED_TO paired by their
   cookie; the second is waited for up to PAIR_WAIT when it is not read yet);
-- content written is MODIFIED, metadata ATTRIBUTES_CHANGED, coalesced per file;
+- content written is MODIFIED, metadata ATTRIBUTES_CHANGED, coalesced per file (not the
+  kernel's ``#<inode>`` name of an unnamed O_TMPFILE file: no entry has it);
 - the kernel's queue overflowing (IN_Q_OVERFLOW) is an EVENT batch with ``overflow``; then
   every watch is checked and the tree walked again for directories whose creation was
   lost, so the watch stays complete (events lost meanwhile are not reported: rescan);
-- the watched directory itself removed or moved away: DELETED for it, then NOT_FOUND;
+- the watched directory itself removed or moved away: DELETED for it, then NOT_FOUND
+  (from its own IN_DELETE_SELF/IN_MOVE_SELF, or, when those cannot come, a look every
+  ROOT_CHECK seconds);
 - a new directory beyond ``max_dirs``: the events so far, then TOO_LARGE.
 """
 from __future__ import annotations
 
 import errno
+import re
 import select
 import socket
 import stat
@@ -67,7 +71,14 @@ PAIR_READS = 8  # ...at most this many more reads
 BATCH = 256  # events per EVENT frame
 SETUP_READS = 64  # reads of the events queued during setup before `started`
 SEEN_MAX = 100_000  # scanned names awaiting their own IN_CREATE; past it, forgotten
+# Seconds between looks at whether the watched directory is still there. Its own
+# IN_DELETE_SELF does not come while something else pins it: under bwrap a directory that
+# is a bind mount in the helper's namespace (a root of the request's policy).
+ROOT_CHECK = 5.0
 _GONE = IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT
+# The name the kernel gives an O_TMPFILE file (a WriteFile's content before it is linked):
+# changes to it through its descriptor are reported under it, though no entry has it.
+_TMPFILE_NAME = re.compile(r"#[0-9]+")
 
 
 def op_watch(sock: socket.socket, req: WatchArgs) -> None:
@@ -161,12 +172,18 @@ class _Watch:
         poller = select.poll()
         poller.register(self.ino.fd, select.POLLIN)
         poller.register(self.sock.fileno(), select.POLLIN)  # readable: EOF, the server left
+        check = time.monotonic() + ROOT_CHECK
         try:
             while True:
                 due = self.throttle.next_due()
-                wait = -1 if due is None else max(0.0, (due - time.monotonic()) * 1000)
+                due = check if due is None else min(due, check)
+                wait = max(0.0, (due - time.monotonic()) * 1000)
                 if any(fd == self.sock.fileno() for fd, _ in poller.poll(wait)):
                     return
+                if time.monotonic() >= check:
+                    if not self.tree.in_place():
+                        self._root_gone()
+                    check = time.monotonic() + ROOT_CHECK
                 raw = self.ino.read()
                 if raw:
                     self._process(raw)
@@ -214,6 +231,8 @@ class _Watch:
                 self._emit(EventType.DELETED, rel, is_dir)
                 if is_dir:
                     self.tree.drop(rel)
+            elif _TMPFILE_NAME.fullmatch(ev.name) and not self.tree.holds(where, ev.name):
+                continue  # an unnamed file's, not an entry's
             elif mask & IN_MODIFY:
                 self._emit(EventType.MODIFIED, rel, is_dir)
             elif mask & IN_ATTRIB:
