@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import figures
+from . import figures, watch
 from .servers import REPO, Client, RssSampler, Server, tree_rss
 
 MiB = 1 << 20
@@ -284,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         measure_big(subjects, plan, ws)
         measure_rss(subjects, plan, ws)
         measure_listing(subjects, plan, ws)
+        watch.measure(subjects, plan.runs, plan.latency_n, plan.list_entries // 5, ws["rw"])
     finally:
         for s in subjects:
             s.client.stop()
