@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -71,20 +72,18 @@ def latency_ms(target: str, where: Path, n: int) -> list[float]:
 
 
 def events_per_second(target: str, where: Path, files: int) -> tuple[float, int, int]:
-    """Files created as fast as one thread can, then a last one: (events received per
-    second until the last one's event, events received, overflow messages)."""
+    """Files created as fast as one process can, then a last one: (events received per
+    second from the first event to the last one's, events received, overflow messages)."""
     channel, call, replies = _watch(target, where)
     last = where / "last"
-
-    def produce() -> None:
-        for i in range(files):
-            _create(where / f"burst-{i}")
-        _create(last)
-
-    producer = threading.Thread(target=produce)
+    # Another process, as another agent would be (and no GIL shared with the receiver).
+    script = ("import os, sys\n"
+              "for i in range(int(sys.argv[2])):\n"
+              "    os.close(os.open(f'{sys.argv[1]}/burst-{i}', os.O_CREAT | os.O_WRONLY))\n"
+              "os.close(os.open(f'{sys.argv[1]}/last', os.O_CREAT | os.O_WRONLY))\n")
     try:
-        started = time.perf_counter()
-        producer.start()
+        started = 0.0
+        producer = subprocess.Popen([sys.executable, "-c", script, str(where), str(files)])
         received = overflows = 0
         for reply in replies:
             kind = reply.WhichOneof("payload")
@@ -92,14 +91,16 @@ def events_per_second(target: str, where: Path, files: int) -> tuple[float, int,
                 overflows += 1
             elif kind == "event":
                 received += 1
+                if received == 1:  # from the first event on: not the producer's start-up
+                    started = time.perf_counter()
                 if reply.event.path == str(last):
                     break
-        seconds = time.perf_counter() - started
+        seconds = max(time.perf_counter() - started, 1e-9)
+        producer.wait(timeout=WATCH_TIMEOUT)
     finally:
-        producer.join()
         call.cancel()
         channel.close()
-    return received / seconds, received, overflows
+    return (received - 1) / seconds, received, overflows
 
 
 def measure(subjects: Sequence[_Subject], runs: int, latency_n: int, burst_files: int,
