@@ -10,7 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -285,7 +285,7 @@ def test_node_and_python_watch_print_the_same_json_lines(server: ServerProcess,
     try:
         assert next_line(from_node) == next_line(from_python) == {
             "type": "started", "watched_directories": 2}
-        changes = [lambda: (ws / "new.txt").write_text(""),
+        changes: list[Callable[[], object]] = [lambda: (ws / "new.txt").write_text(""),
                    lambda: os.rename(ws / "old", ws / "renamed"),
                    lambda: (ws / "renamed" / "caf\u00e9").touch(),
                    lambda: os.unlink(ws / "new.txt")]

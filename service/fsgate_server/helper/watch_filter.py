@@ -16,8 +16,9 @@ Globs are gitignore-style and matched against the path relative to the watched d
 An event is reported when its path is readable under the policy, matches no exclude, and
 matches an include (or there are none). fsgate's own temporaries (``.fsgate-tmp-*``, a
 WriteFile's content before its rename) are never reported: a WriteFile shows up as the
-CREATED of its target (also when it replaced one, as any save by rename does). A directory matching an exclude is not watched
-at all; includes do not prune watching (``*.py`` still needs every directory watched).
+CREATED of its target (also when it replaced one, as any save by rename does). A
+directory matching an exclude is not watched at all; includes do not prune watching
+(``*.py`` still needs every directory watched).
 """
 from __future__ import annotations
 

@@ -127,7 +127,9 @@ class WatchRpcs(RpcBase):
             @contextmanager
             def session(req: Request) -> Iterator[HelperCall]:
                 started = time.monotonic()
-                call = self.executor.start(req, deadline)
+                # The watchdog below ends the watch at its deadline, with the reason; the
+                # channel's own timeout is only a backstop behind it.
+                call = self.executor.start(req, deadline + 2 * STOP_GRACE)
                 self.metrics.observe_helper_start(time.monotonic() - started)
                 facts["helper_pid"] = call.pid
                 ending["call"] = call
