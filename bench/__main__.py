@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import edit, figures, mcp, namespace, transfer
+from . import edit, figures, mcp, namespace, transfer, watch
 from . import search as search_bench
 from .servers import REPO, Client, RssSampler, Server, process_cpu_seconds, tree_rss
 
@@ -318,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         namespace.measure(fsgate_only, plan, ws["rw"], log)
         edit.measure(fsgate_only, plan, ws["rw"])
         transfer.measure(fsgate_only, plan, ws, log)
+        watch.measure(fsgate_only, plan.runs, plan.latency_n, plan.list_entries // 5, ws["rw"])
     finally:
         for s in subjects:
             s.client.stop()

@@ -51,6 +51,9 @@ def figures() -> list[Figure]:
         Figure("list_all.seconds", "ListDir paging through all entries", "s", "lower"),
         *EDIT_FIGURES,
         *(Figure(*row) for row in FIGURE_ROWS),
+        Figure("watch.p50_ms", "WatchDir file created -> event p50", "ms", "lower"),
+        Figure("watch.p99_ms", "WatchDir file created -> event p99", "ms", "lower"),
+        Figure("watch.events_per_s", "WatchDir events, one watcher", "events/s", "higher"),
     ]
     return out + [Figure(*row) for row in NAMESPACE_FIGURES]
 
@@ -165,6 +168,7 @@ TARGETS = (  # issue 15, all against the floor (a bare gRPC server) or Codex
            "floor", False),
 )
 RSS_TARGET_MIB = 64.0
+WATCH_P50_TARGET_MS = 5.0  # issue 14
 
 
 def check_targets(results: dict[str, dict[str, float]], rat: dict[str, dict[str, float | None]],
@@ -189,6 +193,10 @@ def check_targets(results: dict[str, dict[str, float]], rat: dict[str, dict[str,
             out.append({"target": f"{backend} peak RSS growth, huge-file {what} (MiB)",
                         "limit": f"≤ {RSS_TARGET_MIB:g}", "measured": got,
                         "met": None if got is None else got <= RSS_TARGET_MIB})
+        got = results.get(backend, {}).get("watch.p50_ms")
+        out.append({"target": f"{backend} WatchDir event latency p50 (ms)",
+                    "limit": f"≤ {WATCH_P50_TARGET_MS:g}", "measured": got,
+                    "met": None if got is None else got <= WATCH_P50_TARGET_MS})
     return out
 
 

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     )
     from fsgate._transfer import CopyResult, MoveResult
     from fsgate._types import DirEntry, FileInfo, FileType, Policy, Timeouts, WriteMode, WriteResult
+    from fsgate._watch import AsyncWatch, FileEvent, FileEventType, Watch, WatchOverflow
     from fsgate.reasons import Reason
 
 _LAZY = {
@@ -129,6 +130,11 @@ _LAZY = {
     "Match": "fsgate._search",
     "SearchResult": "fsgate._search",
     "SearchSummary": "fsgate._search",
+    "AsyncWatch": "fsgate._watch",
+    "FileEvent": "fsgate._watch",
+    "FileEventType": "fsgate._watch",
+    "Watch": "fsgate._watch",
+    "WatchOverflow": "fsgate._watch",
 }
 
 
@@ -152,6 +158,7 @@ __all__ = [
     "AmbiguousMatch",
     "AsyncClient",
     "AsyncSearchResult",
+    "AsyncWatch",
     "Busy",
     "Client",
     "CopyResult",
@@ -162,6 +169,8 @@ __all__ = [
     "EditMismatch",
     "EditResult",
     "FailedPrecondition",
+    "FileEvent",
+    "FileEventType",
     "FileInfo",
     "FileType",
     "FsgateError",
@@ -204,6 +213,8 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "VersionMismatch",
+    "Watch",
+    "WatchOverflow",
     "WriteMode",
     "WriteResult",
     "__version__",

@@ -42,6 +42,7 @@ from fsgate._types import (
     WriteMode,
     WriteResult,
 )
+from fsgate._watch import AsyncWatchMixin
 from fsgate._write import start_write, write_outcome
 from fsgate.v1 import fsgate_pb2
 
@@ -61,7 +62,7 @@ def _settle_soon(loop: asyncio.AbstractEventLoop, ended: asyncio.Future[None]) -
 
 # --- the asyncio client -------------------------------------------------------------------
 class AsyncClient(AsyncNamespaceMethods, AsyncTransferMixin, AsyncEditMethods,
-                  AsyncSearchMethods, _ClientBase):
+                  AsyncSearchMethods, AsyncWatchMixin, _ClientBase):
     """An asyncio client for one fsgate server; use it as ``async with``.
 
     Same arguments, methods, defaults and exceptions as :class:`fsgate.Client`; the

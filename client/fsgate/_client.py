@@ -37,6 +37,7 @@ from fsgate._types import (
     WriteMode,
     WriteResult,
 )
+from fsgate._watch import WatchMixin
 from fsgate._write import (
     SupportsRead,
     WriteData,
@@ -59,7 +60,8 @@ __all__ = [
 
 
 # --- the blocking client ------------------------------------------------------------------
-class Client(NamespaceMethods, TransferMixin, EditMethods, SearchMethods, _ClientBase):
+class Client(NamespaceMethods, TransferMixin, EditMethods, SearchMethods, WatchMixin,
+             _ClientBase):
     """A blocking client for one fsgate server; thread-safe, use it as a context manager.
 
     Args:

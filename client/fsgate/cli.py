@@ -25,7 +25,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from fsgate import _cli_namespace, _cli_search
+from fsgate import _cli_namespace, _cli_search, _cli_watch
 from fsgate._cli_edit import add_commands as add_edit_commands
 from fsgate._cli_edit import add_line_options, open_window
 from fsgate._cli_json import entry_json, info_json, print_json, write_json
@@ -123,6 +123,7 @@ COMMAND_FAMILIES: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentPa
     add_transfer_commands,
     add_edit_commands,
     _cli_search.add_commands,
+    _cli_watch.add_commands,
 )
 
 

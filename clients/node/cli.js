@@ -19,6 +19,9 @@
 //                              on a match, 1 on none (as `fsgate grep --json`)
 //     glob PATTERN [PATH] [--sort path|modified] [--exclude GLOB]... [--hidden]
 //          [--no-ignore] [--max-results N]   one JSON object per entry (`fsgate glob --json`)
+//     watch PATH [-r] [--include GLOB]... [--exclude GLOB]...
+//                            {"type":"started",...}, then one JSON object per change and
+//                            line, until Ctrl-C (exit 130)
 //
 // A relative PATH (grep and glob default to ".") needs --cwd DIR, the server-side
 // directory it is relative to.
@@ -96,6 +99,8 @@ async function main(argv) {
       sort: { type: 'string', default: 'path' },
       exclude: { type: 'string', multiple: true, default: [] },
       'max-results': { type: 'string', default: '0' },
+      // watch (-r and --exclude above)
+      include: { type: 'string', multiple: true, default: [] },
     },
   });
   const [command, ...rest] = positionals;
@@ -110,14 +115,14 @@ async function main(argv) {
   const most = searching || pair ? 2 : (pathless ? 0 : 1);
   const window = command === 'read' ? lineWindow(values) : {};
   const commands = ['stat', 'ls', 'read', 'write', 'mkdir', 'rm', 'info', 'mv', 'cp', 'edit',
-    'grep', 'glob'];
+    'grep', 'glob', 'watch'];
   if (!commands.includes(command) || rest.length > most
       || (searching ? !pattern : (!pathless && !path)) || (pair && rest.length !== 2)
       || window === null
       || (command === 'edit' && (values.old.length === 0
         || values.old.length !== values.new.length))) {
     process.stderr.write('usage: cli.js [--target ADDR] [--token-file FILE] '
-      + '{stat|ls|read|write|mkdir|rm|edit} PATH | {mv|cp} SRC DST | '
+      + '{stat|ls|read|write|mkdir|rm|edit|watch} PATH | {mv|cp} SRC DST | '
       + '{grep|glob} PATTERN [PATH] | info (edit: --old TEXT --new TEXT, paired)\n');
     return 2;
   }
@@ -164,6 +169,8 @@ async function main(argv) {
         maxResults: Number.parseInt(values['max-results'], 10),
       });
       for (const entry of result.entries) process.stdout.write(`${JSON.stringify(entry)}\n`);
+    } else if (command === 'watch') {
+      return await watch(client, path, values);
     } else if (command === 'read') {
       await client.readFile(path, process.stdout, window);
     } else if (command === 'mkdir') {
@@ -200,6 +207,23 @@ async function main(argv) {
   } finally {
     client.close();
   }
+}
+
+async function watch(client, path, values) {
+  const w = await client.watch(path, {
+    recursive: values.recursive, include: values.include, exclude: values.exclude,
+  });
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    interrupted = true;
+    w.cancel();
+  });
+  process.stdout.on('error', () => w.cancel()); // the reader went away: a normal end
+  process.stdout.write(`${JSON.stringify({
+    type: 'started', watched_directories: w.watched_directories,
+  })}\n`);
+  for await (const event of w) process.stdout.write(`${JSON.stringify(event)}\n`);
+  return interrupted ? 130 : 0;
 }
 
 main(process.argv.slice(2)).then((code) => {

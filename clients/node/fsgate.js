@@ -8,6 +8,8 @@
 //   for await (const entry of client.listDir('/ws', { depth: 2 })) console.log(entry.name);
 //   const { diff } = await client.editFile('/ws/a.txt', { oldText: 'foo', newText: 'bar' });
 //   const last = await client.tail('/ws/app.log', 10); // ['line\n', ...]
+//   const watch = await client.watch('/ws', { recursive: true });  // resolves once started
+//   for await (const event of watch) console.log(event.type, event.path);  // break: cancel
 //
 // Results are plain objects in exactly the form the Python CLI prints with --json (see
 // fsgate/_cli_json.py): FileInfo {path, type: "regular", size, mode: "0644",
@@ -16,11 +18,13 @@
 // {info}, copies {info, bytes_copied, entries_copied}, edits {info, replacements, diff,
 // diff_truncated}, search matches {path, line_number, line, line_truncated, before, after}
 // and summaries {summary: {files_searched, matches, truncated}}, server info {version,
-// backend, landlock_abi, roots: [{path, writable}], limits: {...}}; JSON.stringify of one is
-// what `fsgate ... --json` prints for the same call.
+// backend, landlock_abi, roots: [{path, writable}], limits: {...}}, watch events {type:
+// "created", path, old_path, is_dir} and {type: "overflow", dropped}; JSON.stringify of one
+// is what `fsgate ... --json` prints for the same call or change.
 //
 // Every call has a deadline (callMs for unary calls, transferMs for a whole read or
-// write stream). Failed calls reject with a FsgateError carrying the gRPC code and the
+// write stream, watchMs for a watch: a day, the server ends it sooner at its
+// --max-watch-seconds). Failed calls reject with a FsgateError carrying the gRPC code and the
 // google.rpc.ErrorInfo reason decoded from the `grpc-status-details-bin` trailer.
 
 const path = require('node:path');
@@ -33,7 +37,12 @@ const protobuf = require('protobufjs');
 const PROTOS = process.env.FSGATE_PROTOS || path.resolve(__dirname, '..', '..', 'protos');
 const VENDORED = path.join(__dirname, 'protos');
 
-const DEFAULTS = { callMs: 30_000, transferMs: 300_000, chunkSize: 1 << 20 };
+const DEFAULTS = {
+  callMs: 30_000, transferMs: 300_000, watchMs: 86_400_000, chunkSize: 1 << 20,
+};
+// Events a watch holds for a slow consumer before it pauses the call (gRPC flow control
+// then holds the server, which coalesces, or drops and reports an overflow).
+const WATCH_QUEUE = 256;
 
 const packageDefinition = protoLoader.loadSync('fsgate/v1/fsgate.proto', {
   includeDirs: [PROTOS],
@@ -175,6 +184,17 @@ function searchMatch(m) {
   };
 }
 
+/** A watch event: {type: "created" | "modified" | "deleted" | "moved" |
+ * "attributes_changed", path, old_path (moved only, else null), is_dir}. */
+function fileEvent(e) {
+  return {
+    type: String(e.type || '').replace(/^FILE_EVENT_TYPE_/, '').toLowerCase(),
+    path: e.path,
+    old_path: e.old_path || null,
+    is_dir: Boolean(e.is_dir),
+  };
+}
+
 /**
  * The matches of one Search call as an async iterable (`for await (const m of result)`);
  * `summary` ({files_searched, matches, truncated}) is set once it is exhausted. Breaking
@@ -208,6 +228,89 @@ class SearchResult {
 }
 
 const asList = (globs) => (typeof globs === 'string' ? [globs] : [...globs]);
+
+/**
+ * Start a WatchDir stream; resolves to the open watch once the server has put every watch
+ * in place ({watched_directories, cancel(), [Symbol.asyncIterator]}), rejects with its
+ * FsgateError if it could not. Iterating yields events and {type: "overflow", dropped};
+ * breaking out of the loop (or cancel()) ends the call, and the server kills its helper.
+ * Any other end of the stream is thrown from the loop as a FsgateError.
+ */
+function startWatch(stub, request, md, ms) {
+  return new Promise((resolve, reject) => {
+    const call = stub.WatchDir(request, md, { deadline: deadline(ms) });
+    const queue = [];
+    let wake = null;
+    let done = false;
+    let failure = null;
+    let started = false;
+    let cancelled = false;
+    const notify = () => {
+      if (wake) {
+        const w = wake;
+        wake = null;
+        w();
+      }
+    };
+    const cancel = () => {
+      cancelled = true;
+      call.cancel();
+    };
+    const watch = (count) => ({
+      watched_directories: count,
+      cancel,
+      async* [Symbol.asyncIterator]() {
+        try {
+          for (;;) {
+            if (queue.length > 0) {
+              const item = queue.shift();
+              if (queue.length < WATCH_QUEUE / 4) call.resume();
+              yield item;
+            } else if (done) {
+              if (failure) throw failure;
+              return;
+            } else {
+              await new Promise((r) => { wake = r; });
+            }
+          }
+        } finally {
+          if (!done) cancel();
+        }
+      },
+    });
+    call.on('data', (msg) => {
+      if (!started) {
+        started = true;
+        if (msg.payload === 'started') {
+          resolve(watch(msg.started.watched_directories));
+        } else {
+          cancel();
+          reject(new Error('protocol error: WatchDir did not start with started'));
+        }
+        return;
+      }
+      if (msg.payload === 'keepalive') return;
+      queue.push(msg.payload === 'event' ? fileEvent(msg.event)
+        : { type: 'overflow', dropped: msg.overflow.dropped });
+      if (queue.length >= WATCH_QUEUE) call.pause();
+      notify();
+    });
+    call.on('error', (err) => {
+      if (!started) {
+        started = true;
+        reject(toError(err));
+      } else if (!(cancelled && err.code === grpc.status.CANCELLED)) {
+        failure = toError(err);
+      }
+      done = true;
+      notify();
+    });
+    call.on('end', () => {
+      done = true;
+      notify();
+    });
+  });
+}
 
 function deadline(ms) {
   return new Date(Date.now() + ms);
@@ -463,6 +566,16 @@ function connect(target, options = {}) {
       return { entries: r.entries.map(dirEntry), truncated: r.truncated };
     },
 
+    /**
+     * Watch a directory: `const w = await client.watch(p, {recursive, include, exclude})`,
+     * then `for await (const event of w)`. Globs are gitignore-style, relative to `p`.
+     */
+    watch(p, { recursive = false, include = [], exclude = [] } = {}) {
+      return startWatch(stub, {
+        path: p, recursive, include_globs: include, exclude_globs: exclude, ...sandbox,
+      }, metadata(), opts.watchMs);
+    },
+
     close() {
       stub.close();
     },
@@ -472,5 +585,5 @@ function connect(target, options = {}) {
 
 module.exports = {
   connect, FsgateError, fileInfo, dirEntry, serverInfo, splitLines, searchMatch, SearchResult,
-  PROTOS,
+  fileEvent, PROTOS,
 };

@@ -62,6 +62,7 @@ def test_public_surface_is_pinned() -> None:
         "Edit", "EditResult",
         # v1.1 Search and Glob
         "AsyncSearchResult", "GlobResult", "GlobSort", "Match", "SearchResult", "SearchSummary",
+        "AsyncWatch", "FileEvent", "FileEventType", "Watch", "WatchOverflow",
     ])
     assert all(hasattr(fsgate, name) for name in fsgate.__all__)
     assert fsgate.__version__ == "0.1.0"

@@ -34,6 +34,8 @@ def test_client_doc_examples_run_against_a_server(served: ServerProcess, ws: Pat
     assert "PERMISSION_DENIED OUTSIDE_POLICY" in out
     assert "NotFound" in out
     assert "AMBIGUOUS_MATCH 0 4" in out and "2 True" in out
+    assert "CREATED /watched/sub\nCREATED /watched/sub/report.txt\n" in out
+    assert "scratch.tmp" not in out
     assert (ws / "out" / "report.txt").read_bytes() == b"v2\n"
     assert (ws / "async.txt").read_bytes() == b"chunk 0\nchunk 1\nchunk 2\n"
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from ..conftest import (
     start_server,
 )
 from ..helpers import snapshot
+from .test_faults import confined_helpers, wait_for
 
 NODE_DIR = REPO / "clients" / "node"
 CLI = NODE_DIR / "cli.js"
@@ -383,3 +386,89 @@ def test_node_read_lines_and_tail(server: ServerProcess, node_client: Path, ws: 
     assert (cli_lines.stdout, cli_tail.stdout) == (b"one\ntwo\n", "thrée".encode())
     assert node(server, node_client, "read", str(ws / "l.txt"), "--lines", "0:1"
                 ).returncode == 2
+
+
+def watch_lines(argv: list[str], env: dict[str, str] | None = None
+                ) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                            env=env)
+
+
+def next_line(proc: subprocess.Popen[bytes], timeout: float = 60.0) -> dict[str, Any]:
+    assert proc.stdout is not None
+    if not select.select([proc.stdout], [], [], timeout)[0]:
+        raise AssertionError("no line in time")
+    line: dict[str, Any] = json.loads(proc.stdout.readline())
+    return line
+
+
+def test_node_and_python_watch_print_the_same_json_lines(server: ServerProcess,
+                                                         node_client: Path, ws: Path) -> None:
+    (ws / "old").mkdir()
+    assert NODE is not None
+    from_node = watch_lines([NODE, str(node_client / "cli.js"), "--target", server.target,
+                             "watch", str(ws), "-r"])
+    from_python = watch_lines([sys.executable, "-m", "fsgate_server", "watch", str(ws), "-r",
+                               "--json", "--target", server.target], env=server_env())
+    try:
+        assert next_line(from_node) == next_line(from_python) == {
+            "type": "started", "watched_directories": 2}
+        changes: list[Callable[[], object]] = [lambda: (ws / "new.txt").write_text(""),
+                   lambda: os.rename(ws / "old", ws / "renamed"),
+                   lambda: (ws / "renamed" / "caf\u00e9").touch(),
+                   lambda: os.unlink(ws / "new.txt")]
+        for change in changes:  # one at a time: each reported before the next
+            change()
+            assert next_line(from_node) == next_line(from_python)
+        for proc in (from_node, from_python):
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) == 130
+            assert proc.stderr is not None and proc.stderr.read() == b""
+    finally:
+        for proc in (from_node, from_python):
+            if proc.poll() is None:
+                proc.kill()
+
+
+WATCH = """
+const fs = require('node:fs');
+const fsgate = require(process.argv[1]);
+const client = fsgate.connect(process.argv[2]);
+const dir = process.argv[3];
+(async () => {
+  const watch = await client.watch(dir, { recursive: true, include: ['*.txt'] });
+  const isAsyncIterable = typeof watch[Symbol.asyncIterator] === 'function';
+  fs.writeFileSync(`${dir}/skipped.bin`, '');
+  fs.writeFileSync(`${dir}/a.txt`, '');
+  let first = null;
+  for await (const event of watch) {
+    first = event;
+    break; // ends the call: the server kills the watch's helper
+  }
+  let failed = null;
+  try {
+    await client.watch(`${dir}/missing`);
+  } catch (err) {
+    failed = [err.codeName, err.reason];
+  }
+  client.close();
+  console.log(JSON.stringify({ isAsyncIterable, count: watch.watched_directories, first,
+    failed }));
+})().catch((err) => { console.error(err); process.exitCode = 1; });
+"""
+
+
+def test_node_watch_is_async_iterable_and_breaking_out_cancels_it(
+        server: ServerProcess, node_client: Path, ws: Path) -> None:
+    assert NODE is not None
+    result = subprocess.run([NODE, "-e", WATCH, str(node_client / "fsgate.js"),
+                             server.target, str(ws)], capture_output=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "isAsyncIterable": True, "count": 1,
+        "first": {"type": "created", "path": str(ws / "a.txt"), "old_path": None,
+                  "is_dir": False},
+        "failed": ["NOT_FOUND", "NOT_FOUND"],
+    }
+    wait_for(lambda: not confined_helpers(server))

@@ -57,6 +57,13 @@ class HelperCall:
         self.req = req
         self.deadline = deadline
         self.failed_detail = ""
+        self.ended = False  # the server ended the conversation on purpose (end())
+
+    def end(self) -> None:
+        """End a conversation that has no end of its own (a watch): kill the helper; the
+        broken channel a reader then meets is no helper failure, and is not logged as one."""
+        self.ended = True
+        self.helper.kill()
 
     @property
     def pid(self) -> int:
@@ -132,8 +139,10 @@ class HelperCall:
             return ""
 
     def failed(self, why: str) -> Failure:
-        """The Failure to raise when the helper broke the conversation (logged here)."""
-        log.error("helper_failed", pid=self.pid, why=why, stderr=self._stderr())
+        """The Failure to raise when the helper broke the conversation (logged here, unless
+        the server ended it: end())."""
+        if not self.ended:
+            log.error("helper_failed", pid=self.pid, why=why, stderr=self._stderr())
         return Failure(Reason.HELPER_FAILED, "the helper failed; see the server log",
                             self.req.path)
 

@@ -44,6 +44,9 @@ from fsgate_server.helper.messages import (
     StatArgs,
     SweepArgs,
     SweepDone,
+    WatchArgs,
+    WatchBatch,
+    WatchStarted,
     WriteArgs,
     WriteDone,
 )
@@ -122,6 +125,23 @@ class HelperClient:
         with self._session(args) as call:
             yield _answer(call, FileFacts), _content(call)
 
+    @contextmanager
+    def watch(self, args: WatchArgs, *, setup_deadline: float | None = None
+              ) -> Iterator[tuple[WatchStarted, Iterator[WatchBatch]]]:
+        """The watch's start (every watch in place), then its event batches as they come,
+        while the helper lives: REQUEST -> RESULT(started) EVENT* until the with block
+        ends (the helper is then closed; it never ends the conversation by itself but with
+        an ERROR). ``setup_deadline`` bounds the wait for the start (the helper timeout);
+        the batches run under the call's own deadline (the watch's lifetime)."""
+        with self._session(args) as call:
+            lifetime = call.deadline
+            if setup_deadline is not None:
+                call.deadline = (setup_deadline if lifetime is None
+                                 else min(lifetime, setup_deadline))
+            started = _answer(call, WatchStarted)
+            call.deadline = lifetime
+            yield started, _watch_batches(call)
+
     def write(self, args: WriteArgs, chunks: Iterable[bytes],
               still_alive: Callable[[], bool]) -> WriteDone:
         """Send chunks as the file's content; it is named only if still_alive() holds after
@@ -189,6 +209,15 @@ def _content(call: HelperCall) -> Iterator[bytes]:
         if kind is not Kind.DATA:
             raise call.failed(f"expected DATA or END from helper, got {kind.name}")
         yield payload
+
+
+def _watch_batches(call: HelperCall) -> Iterator[WatchBatch]:
+    while True:
+        payload = call.expect(Kind.EVENT)
+        try:
+            yield codec.decode(payload, WatchBatch)
+        except ProtocolError as exc:
+            raise call.failed(f"helper sent a malformed WatchBatch: {exc}") from None
 
 
 def _require(still_alive: Callable[[], bool], path: str) -> None:

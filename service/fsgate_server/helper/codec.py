@@ -86,15 +86,28 @@ def _encoder(cls: type) -> Callable[[Any], Any]:
     return made
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def _plain(value: Any) -> Any:
-    if type(value) in _SCALARS:  # most values: first, before the costlier checks
+    # Scalars first, and the field names once per class: a watch's EVENT frame carries
+    # hundreds of messages.
+    kind = type(value)
+    if kind in _SCALARS:
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, tuple):
+    if kind is tuple:
         return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _names(kind)}
     return value
 
 

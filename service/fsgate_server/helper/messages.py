@@ -22,6 +22,8 @@ with the writable roots writable. Every answer is a RESULT, except an ERROR's Er
     SearchArgs   SearchBatch*, the last with its summary REQUEST -> RESULT* (the last one's
                                                                  ``summary`` is set)
     GlobArgs     GlobDone                               REQUEST -> RESULT
+    WatchArgs    WatchStarted, then WatchBatch*         REQUEST -> RESULT EVENT* [ERROR]
+                                                                 (until the server hangs up)
 
 Integers are non-negative and below 2**64 unless a field's metadata says otherwise (the
 codec enforces ``min``/``max``): what reaches a proto field always fits it.
@@ -38,11 +40,11 @@ from typing import ClassVar
 from fsgate_server.policy import EffectivePolicy
 
 __all__ = ["EDIT_ATTEMPTS", "REQUESTS", "CopyArgs", "CopyDone", "EditArgs", "EditDone", "Entry",
-           "ErrorReport", "Fact", "FileFacts", "FileType", "GlobArgs", "GlobDone", "ListArgs",
-           "ListPage", "MakeDirArgs", "MatchFacts", "MoveAcrossArgs", "MoveArgs", "MoveDone",
-           "ReadArgs", "RemoveArgs", "RemoveDone", "Request", "SearchArgs", "SearchBatch",
-           "SearchSummary", "StatArgs", "SweepArgs", "SweepDone", "TextEdit", "WriteArgs",
-           "WriteDone"]
+           "ErrorReport", "EventType", "Fact", "FileFacts", "FileType", "GlobArgs", "GlobDone",
+           "ListArgs", "ListPage", "MakeDirArgs", "MatchFacts", "MoveAcrossArgs", "MoveArgs",
+           "MoveDone", "ReadArgs", "RemoveArgs", "RemoveDone", "Request", "SearchArgs",
+           "SearchBatch", "SearchSummary", "StatArgs", "SweepArgs", "SweepDone", "TextEdit",
+           "WatchArgs", "WatchBatch", "WatchEvent", "WatchStarted", "WriteArgs", "WriteDone"]
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -70,6 +72,15 @@ class Request:
     # ``writes``: only what this operation needs (a move needs no WRITE_FILE, a mkdir no
     # REMOVE_FILE).
     rights: ClassVar[frozenset[str]] = frozenset()
+    # Syscalls the seccomp filter denies every other helper that this operation needs
+    # (sandbox/seccomp.py DENIED names): only WatchDir has any.
+    syscalls: ClassVar[frozenset[str]] = frozenset()
+
+    def namespace_policy(self) -> EffectivePolicy:
+        """What the bwrap backend builds this request's mount namespace from (and keys it
+        by): its policy, unless the request confines itself further inside a broader
+        namespace (WatchArgs)."""
+        return self.policy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,9 +270,32 @@ class GlobArgs(Request):
     budget_ms: int = 0  # as SearchArgs.budget_ms
 
 
+@dataclass(frozen=True, kw_only=True)
+class WatchArgs(Request):
+    """Watch ``path`` (a directory) until the server hangs up. ``policy`` is narrowed to
+    the watched tree: Landlock and the helper's own checks let it read nothing else.
+    ``namespace`` is the request's whole effective policy, which a bwrap namespace is
+    built from as for its other reads (shared with them; and the watched directory is not
+    a mount point there, which would keep its removal from being seen)."""
+
+    op: ClassVar[str] = "watch"
+    # inotify, which Landlock does not mediate: the helper adds watches only through
+    # descriptors its resolver checked (helper/watch_tree.py).
+    syscalls: ClassVar[frozenset[str]] = frozenset({"inotify_init1", "inotify_add_watch"})
+    max_dirs: int = field(metadata={"min": 1})
+    recursive: bool = False
+    include_globs: tuple[str, ...] = ()
+    exclude_globs: tuple[str, ...] = ()
+    namespace: EffectivePolicy | None = None
+
+    def namespace_policy(self) -> EffectivePolicy:
+        return self.namespace if self.namespace is not None else self.policy
+
+
 REQUESTS: tuple[type[Request], ...] = (StatArgs, ReadArgs, ListArgs, WriteArgs, EditArgs,
                                        SweepArgs, MakeDirArgs, RemoveArgs, MoveArgs,
-                                       MoveAcrossArgs, CopyArgs, SearchArgs, GlobArgs)
+                                       MoveAcrossArgs, CopyArgs, SearchArgs, GlobArgs,
+                                       WatchArgs)
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -309,6 +343,40 @@ class EditDone:
 class SweepDone:
     removed: int
     scanned: int
+
+
+class EventType(enum.IntEnum):
+    """The values of the proto's FileEventType."""
+
+    CREATED = 1
+    MODIFIED = 2
+    DELETED = 3
+    MOVED = 4
+    ATTRIBUTES_CHANGED = 5
+
+
+@dataclass(frozen=True)
+class WatchStarted:
+    """Every watch is in place: a change from now on is reported."""
+
+    watched_dirs: int
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: EventType
+    path: str  # absolute, below the request's path as the caller spelled it
+    old_path: str = ""  # MOVED only
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
+class WatchBatch:
+    """Events in the order they happened; ``overflow``: after them, the kernel dropped some
+    (the client should rescan)."""
+
+    events: tuple[WatchEvent, ...]
+    overflow: bool = False
 
 
 @dataclass(frozen=True)
@@ -384,4 +452,5 @@ class ErrorReport:
 
 ANSWERS: tuple[type, ...] = (FileFacts, Entry, ListPage, WriteDone, EditDone, SweepDone,
                              RemoveDone, MoveDone, CopyDone, MatchFacts, SearchSummary,
-                             SearchBatch, GlobDone, Fact, ErrorReport)
+                             SearchBatch, GlobDone, WatchStarted, WatchEvent, WatchBatch, Fact,
+                             ErrorReport)

@@ -10,7 +10,8 @@ judged by what they resolve to, as well as by name (walk.enforced). The kernel s
 open the kernel judged. The operations live in reading.py (Stat, ReadFile), listing.py
 (ListDir), writing.py (WriteFile), editing.py (EditFile), temps.py (the start-up sweep),
 makedir.py (MakeDir), remove.py (Remove, with tree.py's walk), move.py (Move), copy.py
-(Copy), search.py (Search) and glob.py (Glob), the last two on the walk of tree_walk.py.
+(Copy), search.py (Search) and glob.py (Glob), the last two on the walk of tree_walk.py, and
+watching.py (WatchDir).
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from fsgate_server.helper.messages import (
     SearchArgs,
     StatArgs,
     SweepArgs,
+    WatchArgs,
     WriteArgs,
 )
 from fsgate_server.helper.move import op_move
@@ -50,6 +52,7 @@ from fsgate_server.helper.resolve import classify, fd_path, reopen
 from fsgate_server.helper.search import op_search
 from fsgate_server.helper.temps import MARKER, TEMP_PREFIX, op_sweep
 from fsgate_server.helper.walk import enforced
+from fsgate_server.helper.watching import op_watch
 from fsgate_server.helper.writing import Abandoned, op_write
 
 __all__ = ["MARKER", "TEMP_PREFIX", "Failure", "Request", "classify", "fd_path",
@@ -83,6 +86,8 @@ def _carry_out(sock: socket.socket, req: Request) -> None:
             op_search(sock, req)
         case GlobArgs():
             op_glob(sock, req)
+        case WatchArgs():
+            op_watch(sock, req)
         case _:
             raise TypeError(f"no operation for {type(req).__name__}")
 

@@ -5,7 +5,8 @@ RESULT and ERROR frames carry one message of messages.py, as JSON (codec.py: UTF
 non-ASCII characters as themselves, not as 6-byte ``\\uXXXX`` escapes, which would
 inflate a page of non-ASCII names 3x; strings that may hold non-UTF-8 file names use
 surrogateescape, their lone surrogates travel as surrogatepass bytes). DATA frames carry
-raw file bytes; READY, END and COMMIT carry nothing.
+raw file bytes; EVENT frames one WatchBatch (watch only); READY, END and COMMIT carry
+nothing.
 
     server                         helper
     REQUEST *Args ->
@@ -20,6 +21,8 @@ raw file bytes; READY, END and COMMIT carry nothing.
                                    <- RESULT answer | ERROR ErrorReport
                                                        (search: the SearchBatch whose summary
                                                         is set ends the conversation)
+                                   <- EVENT*           (watch only, after its RESULT, until
+                                                        the server closes; maybe an ERROR)
 """
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ class Kind(enum.IntEnum):
     RESULT = 5
     ERROR = 6
     COMMIT = 7
+    EVENT = 8
 
 
 class ProtocolError(Exception):

@@ -37,7 +37,7 @@ def confinement_for(req: Request, settings: HelperSettings, keep_fds: tuple[int,
     readable = tuple(p for p in req.policy.readable if p not in writable)
     return Confinement(read_exec=settings.runtime_roots, read=readable, write=writable,
                        limits=settings.limits, keep_fds=keep_fds, landlock=settings.landlock,
-                       write_rights=req.rights)
+                       write_rights=req.rights, allow_syscalls=req.syscalls)
 
 
 def confiner(settings: HelperSettings, keep_fds: tuple[int, ...]) -> Callable[[Request], None]:

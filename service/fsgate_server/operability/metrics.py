@@ -48,6 +48,13 @@ class Metrics:
                                   registry=r)
         self.bytes_written = Counter("fsgate_bytes_written",
                                      "File content bytes committed by WriteFile.", registry=r)
+        self.watches = Gauge("fsgate_watches", "WatchDir streams open right now.", registry=r)
+        self.watch_events = Counter("fsgate_watch_events_sent",
+                                    "WatchDir events sent to clients.", registry=r)
+        self.watch_overflows = Counter("fsgate_watch_overflows",
+                                       "WatchDir overflow messages sent (events were dropped "
+                                       "by the kernel or the server's bounded buffer).",
+                                       registry=r)
         self.sandbox_denials = Counter("fsgate_sandbox_denials",
                                        "Operations the kernel sandbox refused (SANDBOX_DENIED).",
                                        registry=r)
@@ -66,6 +73,10 @@ class Metrics:
 
     def observe_helper_start(self, seconds: float) -> None:
         self.helper_start.observe(seconds)
+
+    def count_watches_with(self, watching: Callable[[], int]) -> None:
+        """Read the open-watches gauge from ``watching`` at every scrape."""
+        self.watches.set_function(lambda: float(watching()))
 
     def count_helpers_with(self, running: Callable[[], int]) -> None:
         """Read the running-helpers gauge from ``running`` at every scrape."""

@@ -44,6 +44,8 @@ class Confinement:
     landlock: bool = True  # False only when the bwrap backend runs without Landlock
     # Landlock rights on ``write`` beyond reading (landlock.RIGHTS names); None: all of them.
     write_rights: frozenset[str] | None = None
+    # seccomp.DENIED names this helper's operation needs (WatchDir: inotify); default none.
+    allow_syscalls: frozenset[str] = frozenset()
 
 
 def _thread_count() -> int:
@@ -92,7 +94,7 @@ def restrict_paths(c: Confinement) -> None:
 
 def filter_syscalls(c: Confinement) -> None:
     """seccomp last: it denies nothing the earlier steps still need."""
-    seccomp.install()
+    seccomp.install("all", c.allow_syscalls)
 
 
 STEPS: tuple[Callable[[Confinement], None], ...] = (
@@ -133,9 +135,11 @@ def prepare_paths(c: Confinement) -> landlock.Ruleset | None:
 
 
 def restrict_prepared(ruleset: landlock.Ruleset | None, c: Confinement) -> None:
-    """restrict_paths for a prepared ruleset: add the request's paths and confine."""
+    """restrict_paths for a prepared ruleset: add the request's paths and confine; then
+    seccomp's operation part (inotify for a WatchDir helper only), now the request is known."""
     if ruleset is not None:
         ruleset.restrict(read=c.read, write=c.write, write_rights=c.write_rights)
+    seccomp.install("operation", c.allow_syscalls)
 
 
 def confine(c: Confinement) -> None:

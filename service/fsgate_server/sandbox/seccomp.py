@@ -5,12 +5,15 @@ reach other processes, the kernel's configuration or a second way around Landloc
 EPERM. Syscalls of a foreign ABI (i386, x32) kill the process: the filter below only
 understands native numbers.
 
-The denylist can also be installed in two parts whose conjunction is the whole (the kernel
+The denylist can also be installed in three parts whose conjunction is the whole (the kernel
 runs every filter of a process and the strictest answer wins): ``"shared"`` (everything but
-setting resource limits), which the fork server installs once and every helper inherits at
-fork, and ``"rlimits"`` (setrlimit, prlimit64 with a new limit), which each helper adds
-once it has set its own limits. Installing a filter costs the kernel a JIT compilation and
-a per-syscall cache built by running the filter ~450 times: paid once, not per helper.
+setting resource limits and the operation calls), which the fork server installs once and
+every helper inherits at fork, ``"rlimits"`` (setrlimit, prlimit64 with a new limit), which
+each helper adds once it has set its own limits, and ``"operation"`` (inotify: only a
+WatchDir helper may watch), which each helper adds once its request is known, letting
+through what that request's operation needs. Installing a filter costs the kernel a JIT
+compilation and a per-syscall cache built by running the filter ~450 times: the big shared
+part is paid once, not per helper.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Literal
 
 from fsgate_server.sandbox._syscall import AARCH64, MACHINE, SYSCALL_TABLES, X86_64, prctl
 
-__all__ = ["DENIED", "RLIMIT_CALLS", "Rules", "compile_filter", "install"]
+__all__ = ["DENIED", "OPERATION_CALLS", "RLIMIT_CALLS", "Rules", "compile_filter", "install"]
 
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
@@ -136,10 +139,18 @@ DENIED: dict[str, str] = {
     "memfd_secret": "memory the kernel cannot inspect",
 }
 
-Rules = Literal["all", "shared", "rlimits"]
+Rules = Literal["all", "shared", "rlimits", "operation"]
 # The part a process that still sets its own limits must leave out (prlimit64 is allowed
 # there too, with a new limit; in "rlimits" and "all" only as getrlimit).
 RLIMIT_CALLS = frozenset({"setrlimit"})
+# The part an operation may need let through (Request.syscalls): installed by each helper
+# once its request is known ("operation"), never by the fork server.
+OPERATION_CALLS = frozenset({"inotify_init", "inotify_init1", "inotify_add_watch"})
+
+
+def _part(name: str) -> str:
+    return "rlimits" if name in RLIMIT_CALLS else (
+        "operation" if name in OPERATION_CALLS else "shared")
 
 # Answered ENOSYS, not EPERM: glibc then falls back to clone(2), whose flags we can inspect.
 _ENOSYS = ("clone3",)
@@ -184,10 +195,13 @@ def _null_arg_or_eperm(label: str, index: int) -> list[tuple[str | None, _Insn]]
     ]
 
 
-def _program(machine: str, rules: Rules = "all") -> list[tuple[str | None, _Insn]]:
-    """The filter as (label, instruction) pairs; jumps name labels further down."""
+def _program(machine: str, rules: Rules = "all", allow: frozenset[str] = frozenset()
+             ) -> list[tuple[str | None, _Insn]]:
+    """The filter as (label, instruction) pairs; jumps name labels further down. ``allow``:
+    names of OPERATION_CALLS this filter lets through (one operation's own needs)."""
     table = SYSCALL_TABLES[machine]
     shared, rlimits = rules in ("all", "shared"), rules in ("all", "rlimits")
+    parts = {"all": {"shared", "rlimits", "operation"}}.get(rules, {rules})
     p: list[tuple[str | None, _Insn]] = [
         (None, _Insn(_LD_W_ABS, _OFF_ARCH)),
         (None, _Insn(_JEQ_K, _AUDIT_ARCH[machine], jf="kill")),
@@ -196,7 +210,7 @@ def _program(machine: str, rules: Rules = "all") -> list[tuple[str | None, _Insn
     if machine == X86_64:
         # x32 calls share AUDIT_ARCH_X86_64 but use other numbers: refuse them outright.
         p.append((None, _Insn(_JSET_K, _X32_SYSCALL_BIT, jt="kill")))
-    denied = [n for n in DENIED if n in table and (shared if n not in RLIMIT_CALLS else rlimits)]
+    denied = [n for n in DENIED if n in table and _part(n) in parts and n not in allow]
     p += [(None, _Insn(_JEQ_K, table[n], jt="eperm")) for n in denied]
     branches: list[tuple[str | None, _Insn]] = []
     if shared:
@@ -249,39 +263,46 @@ def _assemble(program: list[tuple[str | None, _Insn]]) -> bytes:
 
 
 @functools.cache
-def compile_filter(machine: str = MACHINE, rules: Rules = "all") -> bytes:
-    """The packed sock_filter array for `machine` (the whole denylist, or one of its two
-    parts: module docstring), assembled once and memoized."""
+def compile_filter(machine: str = MACHINE, rules: Rules = "all",
+                   allow: frozenset[str] = frozenset()) -> bytes:
+    """The packed sock_filter array for `machine` (the whole denylist, or one of its
+    parts: module docstring), assembled once per ``allow`` and memoized. ``allow`` must
+    name OPERATION_CALLS (a typo, or a call no operation may have, must not pass)."""
     if machine not in _AUDIT_ARCH:
         raise OSError(errno.ENOTSUP, f"no seccomp filter for architecture {machine!r}")
-    return _assemble(_program(machine, rules))
+    unknown = allow - OPERATION_CALLS
+    if unknown:
+        raise ValueError(f"not an operation's call, cannot be allowed: {sorted(unknown)}")
+    return _assemble(_program(machine, rules, allow))
 
 
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install(rules: Rules = "all") -> None:
+def install(rules: Rules = "all", allow: frozenset[str] = frozenset()) -> None:
     """Install the filter (the whole denylist, or one part: module docstring) on the calling
     thread and its future children; irreversible.
 
     Sets no_new_privs first (required without CAP_SYS_ADMIN). Applies to the calling thread
     only: call it while the process is single-threaded.
     """
-    _buffer, fprog = _fprog(rules)
+    _buffer, fprog = _fprog(rules, allow)
     prctl(_PR_SET_NO_NEW_PRIVS, 1)
     prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
 
 
 @functools.cache
-def _fprog(rules: Rules) -> tuple[ctypes.Array[ctypes.c_char], _SockFprog]:
+def _fprog(rules: Rules, allow: frozenset[str] = frozenset()
+           ) -> tuple[ctypes.Array[ctypes.c_char], _SockFprog]:
     """The sock_fprog the kernel reads (and the buffer it points into, kept alive here)."""
-    program = compile_filter(rules=rules)
+    program = compile_filter(MACHINE, rules, allow)
     buffer = ctypes.create_string_buffer(program, len(program))
     return buffer, _SockFprog(len=len(program) // 8, filter=ctypes.addressof(buffer))
 
 
 if MACHINE in _AUDIT_ARCH:
     # Assembled at import, in the server and the fork server: forked helpers reuse them.
-    for _rules in ("all", "shared", "rlimits"):
+    for _rules in ("all", "shared", "rlimits", "operation"):
         _fprog(_rules)
+    _fprog("operation", OPERATION_CALLS)

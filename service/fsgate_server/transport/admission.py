@@ -1,5 +1,12 @@
 """Admission: at most N helpers at once (a request waits up to --queue-timeout for a slot,
-then gets BUSY), and the set of helpers running now (a gauge, killed at shutdown)."""
+then gets BUSY), at most --max-watches WatchDir streams at once (BUSY at once past it: a
+watch lives long, queueing for one makes no sense), and the set of helpers running now (a
+gauge, killed at shutdown).
+
+A watch holds a regular slot only while its helper sets the watch up (the walk of the tree,
+bounded by the helper timeout), then its own watch slot for its lifetime: an idle watcher
+must not keep a slot from the requests the slots exist for, and --max-watches bounds the
+watchers themselves."""
 from __future__ import annotations
 
 import threading
@@ -16,8 +23,12 @@ __all__ = ["Admission"]
 
 
 class Admission:
-    def __init__(self, max_concurrent: int, queue_timeout: float) -> None:
+    def __init__(self, max_concurrent: int, queue_timeout: float, max_watches: int = 64
+                 ) -> None:
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._watch_lock = threading.Lock()
+        self._watches = 0
+        self._max_watches = max_watches
         self._queue_timeout = queue_timeout
         self._inflight = Inflight()
 
@@ -32,6 +43,24 @@ class Admission:
             yield
         finally:
             self._slots.release()
+
+    @contextmanager
+    def watch(self, path: str = "") -> Iterator[None]:
+        """Hold one of the --max-watches watch slots inside the block, or fail BUSY now."""
+        with self._watch_lock:
+            if self._watches >= self._max_watches:
+                raise Failure(Reason.BUSY, f"{self._max_watches} watches are open already "
+                              "(--max-watches); retry later", path)
+            self._watches += 1
+        try:
+            yield
+        finally:
+            with self._watch_lock:
+                self._watches -= 1
+
+    def watching(self) -> int:
+        """WatchDir streams open now."""
+        return self._watches
 
     def track(self, helper: Killable) -> AbstractContextManager[None]:
         """Count ``helper`` as running inside the block (see :class:`Inflight`)."""

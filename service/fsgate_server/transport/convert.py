@@ -10,9 +10,9 @@ from fsgate.v1 import fsgate_pb2 as pb
 from google.protobuf import timestamp_pb2
 
 from fsgate_server import policy
-from fsgate_server.helper.messages import Entry, FileFacts, MatchFacts
+from fsgate_server.helper.messages import Entry, FileFacts, MatchFacts, WatchEvent
 
-__all__ = ["dir_entry", "file_info", "request_policy", "search_match"]
+__all__ = ["dir_entry", "file_event", "file_info", "request_policy", "search_match"]
 
 
 def request_policy(msg: Any) -> policy.RequestPolicy | None:
@@ -53,3 +53,11 @@ def dir_entry(e: Entry) -> pb.DirEntry:
 def search_match(m: MatchFacts) -> pb.Match:
     return pb.Match(path=_utf8(m.path)[0], line_number=m.line_number, line=m.line,
                     line_truncated=m.line_truncated, before=m.before, after=m.after)
+
+
+def file_event(e: WatchEvent) -> pb.FileEvent:
+    """A name that is not UTF-8 travels with U+FFFD for its bad bytes (FileEvent has no raw
+    form): the event still says where to look, a ListDir of the directory gives the bytes."""
+    kind = cast("pb.FileEventType", int(e.type))  # messages.EventType mirrors it
+    return pb.FileEvent(type=kind, path=_utf8(e.path)[0], old_path=_utf8(e.old_path)[0],
+                        is_dir=e.is_dir)

@@ -21,6 +21,7 @@ from fsgate_server.transport.rpc_edit import EditRpcs
 from fsgate_server.transport.rpc_namespace import NamespaceRpcs
 from fsgate_server.transport.rpc_search import SearchRpcs
 from fsgate_server.transport.rpc_transfer import TransferRpcs
+from fsgate_server.transport.rpc_watch import WatchRpcs
 from fsgate_server.transport.tokens import decode_page_token, encode_page_token
 
 MIN_CHUNK = 4 << 10
@@ -140,5 +141,6 @@ class FileRpcs(RpcBase):
         raise AssertionError("unreachable")
 
 
-class FileSystemServicer(FileRpcs, NamespaceRpcs, TransferRpcs, EditRpcs, SearchRpcs):
+class FileSystemServicer(FileRpcs, NamespaceRpcs, TransferRpcs, EditRpcs, SearchRpcs,
+                         WatchRpcs):
     """The whole service: every family's RPCs over the shared plumbing (rpc_base.py)."""

@@ -4,6 +4,7 @@ aborted (the grace period ran out: nothing commits any more)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from fsgate.reasons import Reason
 
@@ -16,14 +17,38 @@ class Lifecycle:
     def __init__(self) -> None:
         self._draining = threading.Event()
         self._aborted = threading.Event()
+        self._lock = threading.Lock()
+        self._on_drain: dict[int, Callable[[], None]] = {}
+        self._next = 0
 
     def begin_drain(self) -> None:
-        """From now on new calls are refused SHUTTING_DOWN; calls in flight go on."""
-        self._draining.set()
+        """From now on new calls are refused SHUTTING_DOWN; calls in flight go on, except
+        the ones that never end by themselves (watches), told through :meth:`on_drain`."""
+        with self._lock:
+            self._draining.set()
+            callbacks = list(self._on_drain.values())
+            self._on_drain.clear()
+        for callback in callbacks:
+            callback()
+
+    def on_drain(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run ``callback`` (quick: it runs on the thread that stops the server) once the
+        drain begins, at once if it has; returns the function that cancels that."""
+        with self._lock:
+            if not self._draining.is_set():
+                key, self._next = self._next, self._next + 1
+                self._on_drain[key] = callback
+                return lambda: self._forget(key)
+        callback()
+        return lambda: None
+
+    def _forget(self, key: int) -> None:
+        with self._lock:
+            self._on_drain.pop(key, None)
 
     def abort(self) -> None:
         """The grace period is over: also refuse every commit still to come."""
-        self._draining.set()
+        self.begin_drain()
         self._aborted.set()
 
     @property

@@ -51,9 +51,10 @@ class RpcBase(fsgate_pb2_grpc.FileSystemServiceServicer):
         self.metrics = metrics if metrics is not None else Metrics()
         self.lifecycle = lifecycle if lifecycle is not None else Lifecycle()
         self.admission = admission if admission is not None else Admission(
-            config.max_concurrent_helpers, config.queue_timeout)
+            config.max_concurrent_helpers, config.queue_timeout, config.max_watches)
         self.deadlines = deadlines if deadlines is not None else Deadlines()
         self.metrics.count_helpers_with(self.admission.running)
+        self.metrics.count_watches_with(self.admission.watching)
 
     # --- plumbing --------------------------------------------------------------------
 

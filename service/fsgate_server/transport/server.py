@@ -76,7 +76,10 @@ def security(config: Config) -> tuple[list[Any], grpc.ServerCredentials | None,
 
 
 def helper_settings(config: Config, *, landlock: bool = True) -> HelperSettings:
-    limits = Limits(cpu_seconds=max(int(config.helper_timeout) + 5, 10),
+    # A watch helper lives up to --max-watch-seconds; any other is killed at the helper
+    # timeout (wall clock, so its CPU time stays below that whatever this says).
+    lifetime = max(config.helper_timeout, config.max_watch_seconds)
+    limits = Limits(cpu_seconds=max(int(lifetime) + 5, 10),
                     address_space_bytes=HELPER_ADDRESS_SPACE,
                     file_size_bytes=config.max_write_bytes,
                     open_files=open_files_for(config.max_list_depth))
@@ -238,12 +241,15 @@ def start(config: Config, executor: Executor | None = None) -> Running:
     try:
         metrics = Metrics()
         lifecycle = Lifecycle()
-        admission = Admission(config.max_concurrent_helpers, config.queue_timeout)
+        admission = Admission(config.max_concurrent_helpers, config.queue_timeout,
+                              config.max_watches)
         deadlines = Deadlines()
         servicer = FileSystemServicer(config, executor, metrics, lifecycle=lifecycle,
                                       admission=admission, deadlines=deadlines)
         server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=config.max_concurrent_helpers + 8,
+            # every open watch holds a worker thread for its whole stream
+            futures.ThreadPoolExecutor(max_workers=config.max_concurrent_helpers
+                                       + config.max_watches + 8,
                                        thread_name_prefix="fsgate-rpc"),
             interceptors=interceptors,
             options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

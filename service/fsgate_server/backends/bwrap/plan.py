@@ -18,6 +18,7 @@ This module builds command lines and starts nothing; backend.py runs them.
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -33,7 +34,7 @@ from fsgate_server.helper.settings import HelperSettings, confinement_for
 from fsgate_server.policy import Root, is_within
 
 __all__ = ["FORKSERVER_MODULE", "HELPER_MODULE", "NAMESPACE_FLAGS", "PYTHON_FLAGS",
-           "MountPlan", "namespace_key"]
+           "MountPlan", "in_namespace", "namespace_key"]
 
 NAMESPACE_FLAGS = (
     "--unshare-all",  # new ipc, pid, net (no network), uts and cgroup namespaces
@@ -56,8 +57,15 @@ _SKIP_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.ELOOP
 
 def namespace_key(req: Request, settings: HelperSettings) -> tuple[object, ...]:
     """What determines req's namespace: its readable and writable sets and denied paths."""
-    c = confinement_for(req, settings, ())
-    return (c.read, c.write, req.policy.denied)
+    ns = in_namespace(req)
+    c = confinement_for(ns, settings, ())
+    return (c.read, c.write, ns.policy.denied)
+
+
+def in_namespace(req: Request) -> Request:
+    """req with the policy its namespace is built from (Request.namespace_policy)."""
+    policy = req.namespace_policy()
+    return req if policy is req.policy else dataclasses.replace(req, policy=policy)
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,7 @@ class MountPlan:
                              "--settings", settings))
 
     def command(self, req: Request, fd: int, module: str, args: Sequence[str]) -> Command:
+        req = in_namespace(req)
         c = confinement_for(req, self.settings, (fd,))
         ops = [_Op(dest, 0, ("--ro-bind-fd", str(fd), dest)) for dest, fd in self.pinned]
         owned: list[int] = []
@@ -169,6 +178,7 @@ class MountPlan:
     def signature(self, req: Request, mounts: MountTable) -> tuple[object, ...]:
         """What every bind source of req's namespace is right now, with the mounts at or
         below it: a namespace built from another signature is out of date."""
+        req = in_namespace(req)
         c = confinement_for(req, self.settings, ())
         out: list[object] = []
         mounts.refresh()
