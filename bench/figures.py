@@ -26,6 +26,17 @@ class Figure:
     better: str  # "lower" or "higher"
 
 
+#: Figures of the four v1 RPCs, the only ones the floor server (bench/floor_server.py) has:
+#: every other figure is measured on the fsgate servers alone.
+FLOOR_PREFIXES = ("read4k.", "write4k.", "list100.", "stat.", "read_big.", "write_big.",
+                  "rss_read.", "rss_write.", "list_all.")
+
+
+def on_floor(key: str) -> bool:
+    """Whether the floor server measures this figure (its v1 RPCs do)."""
+    return key.startswith(FLOOR_PREFIXES)
+
+
 def figures() -> list[Figure]:
     out = []
     for op in SMALL_OPS:
