@@ -43,7 +43,7 @@ def test_inspector_lists_the_tools(backend: str, tmp_path: Path) -> None:
     names = {tool["name"] for tool in answer["tools"]}
     assert {"read_text_file", "edit_file", "write_file", "list_directory", "directory_tree",
             "move_file", "get_file_info", "list_allowed_directories", "remove",
-            "copy_file"} <= names
+            "copy_file", "search_files", "grep"} <= names
     edit = next(t for t in answer["tools"] if t["name"] == "edit_file")
     assert edit["annotations"]["destructiveHint"] is True
     assert set(edit["inputSchema"]["properties"]) == {"path", "edits", "dryRun"}
