@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             s.client.stop()
             s.server.stop()
     report["mcp"] = mcp.measure(max(10, plan.latency_n // 4), work,
-                                tuple(s.name for s in subjects if s.name != "baseline"), log)
+                                tuple(s.name for s in subjects if s.name in mcp.BACKENDS), log)
     peer = None
     if args.no_peer:
         report["skipped"]["codex"] = "--no-peer"

@@ -25,6 +25,7 @@ REFERENCE = (REPO / "tests" / "mcp" / "node" / "node_modules" / "@modelcontextpr
              "server-filesystem" / "dist" / "index.js")
 TOOLS = ("read_text_file", "list_directory", "edit_file", "search_files", "directory_tree")
 TARGET = 1.5
+BACKENDS = ("landlock", "bwrap")  # fsgate serve's sandboxes (not the bench's other servers)
 MARKERS = ("state = left ", "state = right")
 
 
@@ -95,7 +96,11 @@ def measure(rounds: int, work: Path, backends: tuple[str, ...],
         subjects[backend] = (fsgate[0], [*fsgate[1:], "--sandbox", backend])
     _workspace(ws, list(subjects))
     log(f"mcp: {rounds} rounds of {len(TOOLS)} tool calls against {', '.join(subjects)}")
-    times = asyncio.run(_session(subjects, ws, rounds, log))
+    try:
+        times = asyncio.run(_session(subjects, ws, rounds, log))
+    except Exception as exc:  # one failed measurement must not lose the whole report
+        log(f"mcp: failed: {exc!r}")
+        return {"skipped": f"failed: {exc!r}"}
     out: dict[str, Any] = {"rounds": rounds, "p50_ms": {}, "over_reference": {}}
     for name, per_tool in times.items():
         out["p50_ms"][name] = {t: statistics.median(v) for t, v in per_tool.items() if v}
@@ -135,5 +140,5 @@ if __name__ == "__main__":  # python -m bench.mcp [ROUNDS]: this measurement alo
 
     with tempfile.TemporaryDirectory(prefix="fsgate-bench-mcp-") as tmp:
         result = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 30, Path(tmp),
-                         ("landlock", "bwrap"), _log)
+                         BACKENDS, _log)
     print(markdown(result))

@@ -43,7 +43,7 @@ def test_inspector_lists_the_tools(backend: str, tmp_path: Path) -> None:
     names = {tool["name"] for tool in answer["tools"]}
     assert {"read_text_file", "edit_file", "write_file", "list_directory", "directory_tree",
             "move_file", "get_file_info", "list_allowed_directories", "remove",
-            "copy_file"} <= names
+            "copy_file", "search_files", "grep"} <= names
     edit = next(t for t in answer["tools"] if t["name"] == "edit_file")
     assert edit["annotations"]["destructiveHint"] is True
     assert set(edit["inputSchema"]["properties"]) == {"path", "edits", "dryRun"}
@@ -57,13 +57,14 @@ def test_inspector_reads_and_edits(backend: str, tmp_path: Path) -> None:
                                   "--tool-arg", f"path={tmp_path}/notes.txt", "--tool-arg",
                                   "head=1")
     assert code == 0, err
-    assert answer["isError"] is False and answer["content"][0]["text"] == "alpha"
+    assert answer["isError"] is False and answer["content"][0]["text"] == "alpha", answer
     code, answer, err = inspector(
         tmp_path, backend, "--method", "tools/call", "--tool-name", "edit_file",
         "--tool-arg", f"path={tmp_path}/notes.txt",
         "--tool-arg", 'edits=[{"oldText": "beta", "newText": "gamma"}]')
     assert code == 0, err
-    assert answer["isError"] is False and "-beta\n+gamma\n" in answer["content"][0]["text"]
+    assert answer["isError"] is False, answer
+    assert "-beta\n+gamma\n" in answer["content"][0]["text"]
     assert (tmp_path / "notes.txt").read_text() == "alpha\ngamma\n"
     assert _private_dirs() - before == set()  # every private server was stopped
 

@@ -38,13 +38,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def root_path(spec: str) -> str:
-    """The absolute directory of a ``--root PATH[:rw|:ro]``."""
-    for suffix in (":ro", ":rw"):
-        spec = spec.removesuffix(suffix)
-    return os.path.abspath(spec)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fsgate mcp", description=(
@@ -154,6 +147,7 @@ async def _run(target: str, token: str | None, http: tuple[str, int] | None,
                args: argparse.Namespace) -> None:
     from fsgate._async_client import AsyncClient
     from fsgate.mcp.gate import Gate
+    from fsgate.mcp.paths import root_path
     from fsgate.mcp.server import build, serve_http, serve_stdio
 
     async with AsyncClient(target, token=token) as client:

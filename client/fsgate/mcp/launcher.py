@@ -15,6 +15,8 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 
+from fsgate.mcp.paths import root_path
+
 __all__ = ["LaunchError", "private_server"]
 
 _PR_SET_PDEATHSIG = 1
@@ -30,8 +32,9 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def _ready(socket_path: str, process: subprocess.Popen[bytes]) -> None:
-    """Wait until the server answers GetServerInfo (or has exited)."""
+def _ready(socket_path: str, process: subprocess.Popen[bytes], probe: str) -> None:
+    """Wait until a helper of the server has answered (a Stat of ``probe``, a root), so
+    that the first tool call does not wait for the fork server's warm-up; or it exited."""
     from fsgate._client import Client
     from fsgate._errors import FsgateError
 
@@ -41,7 +44,7 @@ def _ready(socket_path: str, process: subprocess.Popen[bytes]) -> None:
             raise LaunchError(f"fsgate serve exited with status {process.returncode}")
         if os.path.exists(socket_path):
             with contextlib.suppress(FsgateError), Client(f"unix:{socket_path}") as client:
-                client.server_info(timeout=5)
+                client.stat(probe, timeout=10)
                 return
         time.sleep(0.05)
     raise LaunchError(f"fsgate serve did not answer within {READY_TIMEOUT:.0f} s")
@@ -86,7 +89,7 @@ def private_server(roots: Sequence[str], serve_args: Sequence[str] = ()) -> Iter
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(),
                                    preexec_fn=_die_with_parent)
         try:
-            _ready(socket_path, process)
+            _ready(socket_path, process, root_path(roots[0]))
             yield f"unix:{socket_path}"
         finally:
             _stop(process)

@@ -7,10 +7,11 @@ names are taken literally).
 """
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Sequence
 
-__all__ = ["inside", "resolve"]
+__all__ = ["inside", "resolve", "root_path"]
 
 
 def inside(path: str, root: str) -> bool:
@@ -27,3 +28,10 @@ def resolve(path: str, roots: Sequence[str]) -> str:
         if inside(candidate, root):
             return candidate
     return posixpath.normpath(posixpath.join(roots[0], path))
+
+
+def root_path(spec: str) -> str:
+    """The absolute directory of a ``--root PATH[:rw|:ro]``."""
+    for suffix in (":ro", ":rw"):
+        spec = spec.removesuffix(suffix)
+    return os.path.abspath(spec)
