@@ -47,8 +47,8 @@ def _kind(mode: int) -> Any:
 
 
 def info(path: str, st: os.stat_result) -> pb.FileInfo:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(st.st_mtime_ns)
+    ts = timestamp_pb2.Timestamp(seconds=st.st_mtime_ns // 1_000_000_000,
+                                 nanos=st.st_mtime_ns % 1_000_000_000)
     # A version token like fsgate's (it changes with content or metadata), without a hash.
     version = f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"
     return pb.FileInfo(path=path, type=_kind(st.st_mode), size=st.st_size,

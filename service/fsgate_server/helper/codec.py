@@ -56,7 +56,8 @@ def _encode_expr(tp: Any, expr: str, env: dict[str, Any], depth: int = 0) -> str
     if tp in (bool, str, int):
         return expr
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return f"_enum_value({expr})"
+        # json writes an int or str member as its value already (and a plain value as is)
+        return expr if issubclass(tp, int | str) else f"_enum_value({expr})"
     if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
         inner = next(a for a in args if a is not type(None))
         return f"(None if {expr} is None else {_encode_expr(inner, expr, env, depth)})"
@@ -65,7 +66,12 @@ def _encode_expr(tp: Any, expr: str, env: dict[str, Any], depth: int = 0) -> str
         return f"[{_encode_expr(args[0], item, env, depth + 1)} for {item} in {expr}]"
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         name = f"_encode_{tp.__name__}_{id(tp):x}"
-        env[name] = lambda v, cls=tp: _encoder(cls)(v)
+
+        def first_call(v: Any, cls: type = tp, name: str = name) -> Any:
+            env[name] = made = _encoder(cls)  # later calls go straight to it
+            return made(v)
+
+        env[name] = first_call
         return f"{name}({expr})"
     return f"_plain({expr})"  # not a declared message field type: the generic path
 

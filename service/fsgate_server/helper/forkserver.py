@@ -124,8 +124,15 @@ def warm_up(rounds: int = WARM_ROUNDS) -> None:
                         break
 
 
+# Bytes either end may have in flight: a 1 MiB DATA frame fits whole, so a big transfer
+# does not ping-pong between the two processes every 200 KiB (the default). The kernel caps
+# it at net.core.wmem_max.
+CHANNEL_BUFFER = 4 << 20
+
+
 def fork_helper(control: socket.socket, settings: HelperSettings) -> None:
     server_end, helper_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    helper_end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHANNEL_BUFFER)
     me = os.getpid()
     pid = os.fork()
     if pid == 0:  # the helper

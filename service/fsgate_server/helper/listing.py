@@ -18,6 +18,9 @@ import heapq
 import os
 import socket
 import stat
+import sys
+from collections.abc import Callable
+from typing import Any
 
 from fsgate.reasons import Reason
 
@@ -34,6 +37,7 @@ from fsgate_server.policy import EffectivePolicy
 PAGE_BYTES = 2 << 20
 _ENTRY_OVERHEAD = 96  # per entry: field tags, lengths, type, size, mode, time, version
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FS, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 
 
 def op_list(sock: socket.socket, req: ListArgs) -> None:
@@ -67,7 +71,7 @@ class _Walk:
         subdirs: list[tuple[str, bytes]] = []
         with os.scandir(fd) as it:
             for entry in it:
-                rel = prefix + os.fsencode(entry.name)
+                rel = prefix + entry.name.encode(_FS, _FS_ERRORS)  # os.fsencode, in line
                 if self.hidden and not self.policy.can_read(join(real, entry.name)):
                     continue  # denied paths do not show up, not even their names
                 self.count += 1
@@ -90,59 +94,58 @@ class _Walk:
                 self.visit(child, where, rel + b"/", level + 1)
 
 
-class _Largest:
-    """Heap item ordered in reverse, so the heap's top is the largest relative path."""
+# heapq's max-heap primitives, in C (public from Python 3.14 as heapify_max & co.): the
+# page's candidates compare as (rel, stat, target) tuples, by rel, without a Python __lt__.
+_heapify_max: Callable[[list[Any]], None] = heapq._heapify_max
+_heapreplace_max: Callable[[list[Any], Any], Any] = heapq._heapreplace_max  # type: ignore[attr-defined]  # not in typeshed
 
-    __slots__ = ("item", "rel")
-
-    def __init__(self, rel: bytes, item: tuple[os.stat_result, str]) -> None:
-        self.rel = rel
-        self.item = item
-
-    def __lt__(self, other: _Largest) -> bool:
-        return self.rel > other.rel
+_Candidate = tuple[bytes, os.stat_result, str]
 
 
 class _Page:
-    """The smallest ``size + 1`` relative paths after ``after``, with their facts."""
+    """The smallest ``size + 1`` relative paths after ``after``, with their facts: a plain
+    list until it holds that many, then a max-heap whose top is the largest kept."""
 
     def __init__(self, size: int, after: bytes | None) -> None:
         self.size = size
         self.after = after
-        self.heap: list[_Largest] = []
+        self.kept: list[_Candidate] = []
+        self.full = False
 
     def offer(self, rel: bytes, dfd: int, name: str) -> None:
         if self.after is not None and rel <= self.after:
             return
-        full = len(self.heap) > self.size
-        if full and rel >= self.heap[0].rel:
+        if self.full and rel >= self.kept[0][0]:
             return
         try:  # relative to the entry's own directory, one name, never followed
             st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
             target = os.readlink(name, dir_fd=dfd) if stat.S_ISLNK(st.st_mode) else ""
         except OSError:
             return  # removed or replaced since the scan: not an entry of this listing
-        if full:
-            heapq.heapreplace(self.heap, _Largest(rel, (st, target)))
-        else:
-            heapq.heappush(self.heap, _Largest(rel, (st, target)))
+        if self.full:
+            _heapreplace_max(self.kept, (rel, st, target))
+            return
+        self.kept.append((rel, st, target))
+        if len(self.kept) > self.size:
+            _heapify_max(self.kept)
+            self.full = True
 
     def result(self, path: str) -> ListPage:
-        ordered = sorted(self.heap, key=lambda e: e.rel)
+        ordered = sorted(self.kept)  # by rel: each is unique
         more = len(ordered) > self.size
         ordered = ordered[: self.size]
         entries: list[Entry] = []
         spent = 0
         base = path.rstrip("/") + "/"
         base_len = len(base.encode("utf-8", "surrogateescape"))
-        for e in ordered:
-            st, target = e.item
-            spent += (_wire_len(e.rel) * 2 + base_len
-                      + _wire_len(os.fsencode(target)) + _ENTRY_OVERHEAD)
+        for rel, st, target in ordered:
+            spent += (_wire_len(rel) * 2 + base_len
+                      + (_wire_len(target.encode(_FS, _FS_ERRORS)) if target else 0)
+                      + _ENTRY_OVERHEAD)
             if spent > PAGE_BYTES and entries:
                 more = True  # the rest on the next page, which starts after the last sent
                 break
-            name = os.fsdecode(e.rel)
+            name = rel.decode(_FS, _FS_ERRORS)  # os.fsdecode, in line
             entries.append(Entry(name, info_of(base + name, st, target)))
         return ListPage(tuple(entries), entries[-1].name if more else None)
 

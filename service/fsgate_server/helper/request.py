@@ -15,8 +15,9 @@ from fsgate_server.helper.messages import FileFacts, FileType
 
 def version_of(st: os.stat_result) -> str:
     """Changes whenever content or metadata changes: ctime moves on every such change."""
-    key = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_mode}"
-    return blake2b(key.encode(), digest_size=12).hexdigest()
+    key = b"%d:%d:%d:%d:%d:%d" % (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
+                                  st.st_ctime_ns, st.st_mode)
+    return blake2b(key, digest_size=12).hexdigest()
 
 
 def file_type(mode: int) -> FileType:

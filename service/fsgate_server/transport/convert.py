@@ -27,6 +27,8 @@ def request_policy(msg: Any) -> policy.RequestPolicy | None:
 def _utf8(text: str) -> tuple[str, bytes]:
     """A helper's str, which may hold surrogate-escaped bytes (a name or link target that is
     not UTF-8), as (valid UTF-8 for a proto string, the exact bytes or b"" when it was)."""
+    if text.isascii():  # nearly every name: no encoding needed to know
+        return text, b""
     try:
         text.encode("utf-8")
         return text, b""
@@ -36,8 +38,9 @@ def _utf8(text: str) -> tuple[str, bytes]:
 
 
 def file_info(f: FileFacts) -> pb.FileInfo:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromNanoseconds(f.mtime_ns)
+    # What Timestamp.FromNanoseconds does, without its Python-level setters.
+    ts = timestamp_pb2.Timestamp(seconds=f.mtime_ns // 1_000_000_000,
+                                 nanos=f.mtime_ns % 1_000_000_000)
     target, raw_target = _utf8(f.symlink_target)
     kind = cast("pb.FileType", int(f.type))  # messages.FileType mirrors it
     return pb.FileInfo(path=_utf8(f.path)[0], type=kind, size=f.size, mode=f.mode,
