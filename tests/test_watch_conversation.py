@@ -23,8 +23,10 @@ from fsgate_server.policy import EffectivePolicy
 from fsgate_server.runtime_roots import runtime_roots
 from fsgate_server.sandbox.rlimits import Limits
 
+from bench.inprocess import InProcessExecutor  # bench/ is a top-level package of the repo
+
 from .conftest import backend_skip_reason
-from .test_helper_conversation import InProcessExecutor, fake_helper, frames
+from .test_helper_conversation import fake_helper, frames
 
 DEADLINE = 30.0
 
