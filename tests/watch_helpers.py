@@ -24,12 +24,15 @@ def sentinel(directory: Path) -> Path:
 
 def until(watch: Watch | Iterable[WatchItem], last: Path | str, *, limit: int = 1_000_000
           ) -> list[WatchItem]:
-    """Items up to and including the CREATED of ``last``."""
+    """Items up to and including the CREATED of ``last``. An overflow may have swallowed
+    it: after each one, another sentinel beside it is made, and its CREATED ends it too."""
     out: list[WatchItem] = []
+    ends = {str(last)}
     for item in watch:
         out.append(item)
-        if (isinstance(item, FileEvent) and item.type is FileEventType.CREATED
-                and item.path == str(last)):
+        if isinstance(item, WatchOverflow):
+            ends.add(str(sentinel(Path(last).parent)))
+        elif item.type is FileEventType.CREATED and item.path in ends:
             return out
         if len(out) >= limit:
             break

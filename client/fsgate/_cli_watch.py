@@ -32,8 +32,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
                  common: argparse.ArgumentParser) -> None:
     watch = subparsers.add_parser(
         "watch", parents=[common], help="print changes below a directory as they happen",
-        description="Print one line per change below PATH until interrupted. Globs are "
-        "gitignore-style, relative to PATH.",
+        description="Print one line per change below PATH until interrupted (--timeout "
+        "defaults to a day; the server may end it sooner). Globs are gitignore-style, "
+        "relative to PATH.",
     )
     watch.add_argument("path", metavar="PATH")
     watch.add_argument("-r", "--recursive", action="store_true",

@@ -184,7 +184,8 @@ class Watch:
 
     def __del__(self) -> None:  # `for e in client.watch(p): break` ends the call too
         if not self._closed:
-            self.close()
+            with contextlib.suppress(Exception):  # e.g. at interpreter exit
+                self.close()
 
 
 class WatchMixin(_WatchBase):
@@ -274,7 +275,8 @@ class AsyncWatch:
 
     def __del__(self) -> None:  # `async for e in await client.watch(p): break` ends it too
         if not self._closed:
-            self.close()
+            with contextlib.suppress(Exception):  # e.g. its loop has closed
+                self.close()
 
 
 class AsyncWatchMixin(_WatchBase):

@@ -3,6 +3,7 @@ directories that appear with content, globs, coalescing, and the guarantee of ``
 a change made after it is always reported."""
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import fsgate
 import pytest
 from fsgate import FileEvent, FileEventType, WatchOverflow
 
+from ..conftest import ServerProcess
 from ..watch_helpers import events, names, sentinel, step, until
 
 TIMEOUT = 60.0  # seconds: a watch that should have ended a test fails it instead of hanging
@@ -180,3 +182,28 @@ def test_a_write_file_is_one_created_of_its_target(client: fsgate.Client, ws: Pa
         got = events(step(watch, ws), ws)
     assert got == [("CREATED", "a.txt", None, False), ("CREATED", "a.txt", None, False),
                    ("CREATED", "sub", None, True), ("CREATED", "sub/b.txt", None, False)]
+
+
+def test_the_async_client_watches_the_same_way(served: ServerProcess, ws: Path) -> None:
+    async def body() -> tuple[list[tuple[str, str, str | None, bool]], str]:
+        async with fsgate.AsyncClient(served.target) as fs:
+            async with await fs.watch(ws, recursive=True, timeout=TIMEOUT) as watch:
+                assert watch.watched_directories == 1
+                (ws / "d").mkdir()
+                (ws / "d" / "f.txt").touch()
+                got = []
+                async for item in watch:
+                    got.append(item)
+                    if isinstance(item, FileEvent) and item.path.endswith("f.txt"):
+                        break
+            async for _ in watch:  # closed: iteration just ends
+                raise AssertionError("an event after close")
+            try:
+                await fs.watch(ws / "missing")
+            except fsgate.NotFound as exc:
+                return events(got, ws), exc.code.name
+        raise AssertionError("no NotFound")
+
+    got, code = asyncio.run(body())
+    assert got == [("CREATED", "d", None, True), ("CREATED", "d/f.txt", None, False)]
+    assert code == "NOT_FOUND"

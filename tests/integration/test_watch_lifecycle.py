@@ -237,7 +237,7 @@ def test_max_watch_seconds_ends_the_watch_and_kills_its_helper(
         backend: str, tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
-    server = start_server(tmp_path, [str(root)], backend, "--max-watch-seconds", "1")
+    server = start_server(tmp_path, [str(root)], backend, "--max-watch-seconds", "3")
     try:
         with fsgate.Client(server.target) as fs:
             with fs.watch(root, timeout=600) as watch, \

@@ -46,6 +46,7 @@ def test_confinement_fields_are_the_documented_ones() -> None:
         "keep_fds",
         "landlock",
         "write_rights",
+        "allow_syscalls",
     ]
 
 

@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -122,7 +123,7 @@ class WatchRpcs(RpcBase):
             expired = ("deadline exceeded; the watch was ended" if by_client else
                        f"the watch reached the server's limit of "
                        f"{self.config.max_watch_seconds:g} s (--max-watch-seconds)")
-            ending: dict[str, Any] = {"stream": None, "timers": []}
+            ending = _Ending()
 
             @contextmanager
             def session(req: Request) -> Iterator[HelperCall]:
@@ -132,16 +133,16 @@ class WatchRpcs(RpcBase):
                 call = self.executor.start(req, deadline + 2 * STOP_GRACE)
                 self.metrics.observe_helper_start(time.monotonic() - started)
                 facts["helper_pid"] = call.pid
-                ending["call"] = call
+                ending.call = call
                 # Whatever ends the RPC (a cancel, the client's deadline) ends the watch.
                 context.add_callback(partial(self._ended, context, ending, path))
-                ending["timers"].append(self.deadlines.call_at(
+                ending.timers.append(self.deadlines.call_at(
                     deadline, partial(self._expired, context, ending, expired, path)))
                 try:
                     with self.admission.track(call.helper):
                         yield call
                 finally:
-                    for timer in ending["timers"]:
+                    for timer in ending.timers:
                         timer.cancel()
                     call.close()
 
@@ -150,8 +151,9 @@ class WatchRpcs(RpcBase):
                 with HelperClient(session).watch(args, setup_deadline=setup_deadline) as (
                         started, batches):
                     setup.close()  # the watch is in place: the helper slot is free again
-                    stream = WatchStream(started, batches, ending["call"])
-                    ending["stream"] = stream
+                    assert ending.call is not None  # the session above has run
+                    stream = WatchStream(started, batches, ending.call)
+                    ending.stream = stream
                     stop = partial(stream.stop, Failure(Reason.SHUTTING_DOWN,
                                                         "the server is shutting down", path))
                     unsubscribe = self.lifecycle.on_drain(stop)
@@ -162,28 +164,35 @@ class WatchRpcs(RpcBase):
                         unsubscribe()
                         stream.close()
 
-    @staticmethod
-    def _stop(ending: dict[str, Any], why: Failure) -> None:
-        stream: WatchStream | None = ending["stream"]
-        if stream is not None:
-            stream.stop(why)
-        elif "call" in ending:
-            ending["call"].end()  # still setting up: the setup fails, quietly
-
-    def _ended(self, context: grpc.ServicerContext, ending: dict[str, Any], path: str) -> None:
+    def _ended(self, context: grpc.ServicerContext, ending: _Ending, path: str) -> None:
         """The RPC terminated (cancelled, deadline, or done): the helper must go."""
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
             why = Failure(Reason.DEADLINE_EXCEEDED, "deadline exceeded", path)
         else:
             why = Failure(Reason.HELPER_FAILED, "the call was cancelled", path)
-        self._stop(ending, why)
+        ending.stop(why)
 
-    def _expired(self, context: grpc.ServicerContext, ending: dict[str, Any], message: str,
+    def _expired(self, context: grpc.ServicerContext, ending: _Ending, message: str,
                  path: str) -> None:
         """On the deadline thread: end the watch; the handler ends the call with the reason,
         or, blocked on a client that reads nothing, the call is ended shortly after."""
-        self._stop(ending, Failure(Reason.DEADLINE_EXCEEDED, message, path))
-        timers: list[Handle] = ending["timers"]
-        timers.append(self.deadlines.call_at(time.monotonic() + STOP_GRACE,
-                                             partial(end_deadline_exceeded, context, message)))
+        ending.stop(Failure(Reason.DEADLINE_EXCEEDED, message, path))
+        ending.timers.append(self.deadlines.call_at(
+            time.monotonic() + STOP_GRACE, partial(end_deadline_exceeded, context, message)))
+
+
+@dataclass
+class _Ending:
+    """What ends one watch reaches: its helper's call, its stream once started, the timers
+    to cancel when it is over (appended to by the deadline thread too)."""
+
+    call: HelperCall | None = None
+    stream: WatchStream | None = None
+    timers: list[Handle] = field(default_factory=list)
+
+    def stop(self, why: Failure) -> None:
+        if self.stream is not None:
+            self.stream.stop(why)
+        elif self.call is not None:
+            self.call.end()  # still setting up: the setup fails, quietly
