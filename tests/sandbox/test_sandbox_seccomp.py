@@ -133,15 +133,18 @@ def _strictest(*verdicts: int) -> int:
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
 def test_shared_and_rlimits_parts_together_refuse_exactly_what_the_whole_does(
         machine: str) -> None:
-    whole, shared, rlimits = (seccomp.compile_filter(machine, rules)
-                              for rules in ("all", "shared", "rlimits"))
+    """The three parts (shared, rlimits, and the per-request operation part) together are
+    the whole denylist."""
+    whole, shared, rlimits, operation = (seccomp.compile_filter(machine, rules)
+                                         for rules in ("all", "shared", "rlimits", "operation"))
     arch = ARCH[machine]
     args = [(0,) * 6, (0, 7, 0x1000, 0, 0, 0), (CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0, 0),
             (0, TIOCSTI, 0, 0, 0, 0), (3, 0x1000, 0, 0, 0, 0), (-1 & 0xFFFFFFFF,) * 6]
     numbers = sorted({*_syscall.SYSCALL_TABLES[machine].values(), 999, 1 << 30})
     for nr in numbers:
         for a in args:
-            split = _strictest(run_bpf(shared, nr, arch, a), run_bpf(rlimits, nr, arch, a))
+            split = _strictest(run_bpf(shared, nr, arch, a), run_bpf(rlimits, nr, arch, a),
+                               run_bpf(operation, nr, arch, a))
             assert split == run_bpf(whole, nr, arch, a), (nr, a)
     assert _strictest(run_bpf(shared, 0, 0x40000003), run_bpf(rlimits, 0, 0x40000003)) == KILL
 
@@ -158,7 +161,7 @@ def test_the_shared_part_leaves_setting_limits_to_the_helpers(machine: str) -> N
         assert run_bpf(shared, table["setrlimit"], arch) == ALLOW
         assert run_bpf(rlimits, table["setrlimit"], arch) == EPERM
     for name in seccomp.DENIED:  # and nothing else is the rlimits part's business
-        if name in table and name not in seccomp.RLIMIT_CALLS:
+        if name in table and name not in seccomp.RLIMIT_CALLS | seccomp.OPERATION_CALLS:
             assert run_bpf(rlimits, table[name], arch) == ALLOW, name
             assert run_bpf(shared, table[name], arch) == EPERM, name
 
@@ -172,6 +175,7 @@ def test_seccomp_in_two_parts_refuses_every_denied_syscall_and_raising_limits(
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 64), min(hard, 64)))
         seccomp.install("rlimits")  # what each helper adds once its limits are set
+        seccomp.install("operation")  # and once its request is known (not a watch here)
         got: dict[str, int | None] = {}
         for name in names:
             try:
@@ -189,6 +193,22 @@ def test_seccomp_in_two_parts_refuses_every_denied_syscall_and_raising_limits(
     got, hard = in_child(child).value
     assert got == dict.fromkeys([*names, "prlimit64"], errno.EPERM)
     assert hard <= 64
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_the_operation_part_denies_inotify_unless_the_request_allows_it(machine: str) -> None:
+    """inotify is refused to every helper but a WatchDir one (Request.syscalls), and only by
+    the part installed per request: the shared part the fork server installs lets it by."""
+    table, arch = _syscall.SYSCALL_TABLES[machine], ARCH[machine]
+    shared = seccomp.compile_filter(machine, "shared")
+    denying = seccomp.compile_filter(machine, "operation")
+    watching = seccomp.compile_filter(machine, "operation", seccomp.OPERATION_CALLS)
+    for name in ("inotify_init1", "inotify_add_watch"):
+        assert run_bpf(shared, table[name], arch) == ALLOW, name
+        assert run_bpf(denying, table[name], arch) == EPERM, name
+        assert run_bpf(watching, table[name], arch) == ALLOW, name
+    with pytest.raises(ValueError, match="cannot be allowed"):
+        seccomp.compile_filter(machine, "operation", frozenset({"ptrace"}))
 
 
 def test_compile_filter_is_assembled_once() -> None:
