@@ -42,6 +42,11 @@ Launch = Callable[[socket.socket], subprocess.Popen[bytes]]
 """Starts the fork server with its end of the control channel (kept open across exec)."""
 
 
+#: The longest a request waits for the pool's very first helper (the fork server warms up
+#: before it forks any); later waits are bounded by acquire_timeout (--queue-timeout).
+STARTUP_WAIT = 60.0
+
+
 class ForkServerExecutor:
     name = "landlock"
 
@@ -58,6 +63,10 @@ class ForkServerExecutor:
         self._host_pids = host_pids
         self._ready: collections.deque[Helper] = collections.deque()
         self._lock = threading.Lock()  # one receiver at a time; guards _ready
+        # False until the fork server has handed over its first helper: it warms up before
+        # forking any (forkserver.warm_up), so right after start-up the first requests wait
+        # for it up to their own deadline instead of failing BUSY after acquire_timeout.
+        self._warm = False
         self._stopped = False
         self._broken: str | None = None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -143,7 +152,8 @@ class ForkServerExecutor:
                 return
 
     def acquire(self, deadline: float | None) -> Helper:
-        limit = time.monotonic() + self.acquire_timeout
+        wait = self.acquire_timeout if self._warm else max(self.acquire_timeout, STARTUP_WAIT)
+        limit = time.monotonic() + wait
         if deadline is not None:
             limit = min(limit, deadline)
         if not self._lock.acquire(timeout=max(limit - time.monotonic(), 0)):
@@ -168,6 +178,7 @@ class ForkServerExecutor:
                 self._fail(f"fork server failed: {exc}", wait=0.2)
                 continue
             if self._ready:
+                self._warm = True
                 return self._ready.popleft()
             remaining = limit - time.monotonic()
             if remaining <= 0:
