@@ -16,6 +16,7 @@ socketpair, and a pidfd for the helper, so the server can kill it without pid re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -173,20 +174,30 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = HelperSettings.from_json(json.loads(args.settings))
     control = socket.socket(fileno=args.control_fd)
-    warm_up()
     # Once for all helpers, which inherit it at fork (confine.py: the three stages).
     confine.inherit_to_helpers()
-    gc.freeze()  # helpers never collect what was here before the fork: fewer copied pages
     try:
-        while True:
-            cmd = control.recv(64)
-            if not cmd:
-                return 0  # the server closed the control channel: stop
-            for _ in cmd:
-                fork_helper(control, settings)
+        # The first pool is asked for at once: fork it before warming up, so that a
+        # request right after start-up does not wait for the warm-up (and time out BUSY).
+        with contextlib.suppress(BlockingIOError):
+            if not _fork_asked(control, settings, socket.MSG_DONTWAIT):
+                return 0
+        warm_up()
+        gc.freeze()  # helpers never collect what was here before the fork: fewer copies
+        while _fork_asked(control, settings):
+            pass
+        return 0  # the server closed the control channel: stop
     except (BrokenPipeError, ConnectionResetError):
         # The server closed the channel while we answered (it is stopping): stop quietly.
         return 0
+
+
+def _fork_asked(control: socket.socket, settings: HelperSettings, flags: int = 0) -> bool:
+    """Fork one helper per byte received; False once the server has closed the channel."""
+    cmd = control.recv(64, flags)
+    for _ in cmd:
+        fork_helper(control, settings)
+    return bool(cmd)
 
 
 if __name__ == "__main__":
