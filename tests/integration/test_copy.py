@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import fsgate
@@ -16,30 +15,15 @@ from .transfer_setup import (
     MAX_BYTES,
     MAX_ENTRIES,
     Layout,
+    d,
     fails,
     fresh_dir,
+    fs,
+    layout,
     no_temporaries,
-    transfer_server,
 )
 
-
-@pytest.fixture(scope="module")
-def layout(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
-    with transfer_server(backend, tmp_path_factory) as served:
-        yield served
-
-
-@pytest.fixture
-def fs(layout: Layout) -> Iterator[Client]:
-    with Client(layout.server.target) as client:
-        yield client
-
-
-@pytest.fixture
-def d(layout: Layout, request: pytest.FixtureRequest) -> Iterator[Path]:
-    path = fresh_dir(layout.ws, request)
-    yield path
-    assert no_temporaries(path)
+__all__ = ["d", "fs", "layout"]  # fixtures
 
 
 def tree(root: Path) -> dict[str, str]:

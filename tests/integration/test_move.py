@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -16,28 +15,15 @@ from fsgate import Client, FileType, Policy
 from .transfer_setup import (
     MAX_ENTRIES,
     Layout,
+    d,
     fails,
     fresh_dir,
+    fs,
+    layout,
     no_temporaries,
-    transfer_server,
 )
 
-
-@pytest.fixture(scope="module")
-def layout(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
-    with transfer_server(backend, tmp_path_factory) as served:
-        yield served
-
-
-@pytest.fixture
-def fs(layout: Layout) -> Iterator[Client]:
-    with Client(layout.server.target) as client:
-        yield client
-
-
-@pytest.fixture
-def d(layout: Layout, request: pytest.FixtureRequest) -> Path:
-    return fresh_dir(layout.ws, request)
+__all__ = ["d", "fs", "layout"]  # fixtures
 
 
 def test_move_renames_a_file_and_describes_the_destination(fs: Client, d: Path) -> None:

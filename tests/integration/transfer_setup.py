@@ -1,7 +1,11 @@
 """What the Move and Copy tests share: one server per backend with two read-write roots on
 one file system, a read-only root, a read-write root on another file system (a tmpfs)
 when this run may mount one, and a sibling directory no root covers; and the assertion that a call
-fails with a code and reason and changes nothing."""
+fails with a code and reason and changes nothing.
+
+The fixtures ``layout`` (that server, one per test module), ``fs`` (a client of it) and
+``d`` (a fresh directory per test, left with no temporary) are imported by the modules that
+use them and named in their ``__all__``."""
 from __future__ import annotations
 
 import os
@@ -13,6 +17,7 @@ from pathlib import Path
 
 import fsgate
 import pytest
+from fsgate import Client
 
 from ..conftest import ServerProcess, start_server
 from ..helpers import snapshot
@@ -70,6 +75,25 @@ def transfer_server(backend: str, factory: pytest.TempPathFactory) -> Iterator[L
         server.stop()
         if other is not None:
             subprocess.run(["umount", "-l", str(other)], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def layout(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
+    with transfer_server(backend, tmp_path_factory) as served:
+        yield served
+
+
+@pytest.fixture
+def fs(layout: Layout) -> Iterator[Client]:
+    with Client(layout.server.target) as client:
+        yield client
+
+
+@pytest.fixture
+def d(layout: Layout, request: pytest.FixtureRequest) -> Iterator[Path]:
+    path = fresh_dir(layout.ws, request)
+    yield path
+    assert no_temporaries(path)
 
 
 def fresh_dir(root: Path, request: pytest.FixtureRequest) -> Path:
