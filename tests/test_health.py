@@ -1,5 +1,6 @@
-"""The health service's states: NOT_SERVING until a helper answered, SERVING, then
-NOT_SERVING for good from the start of the drain (in-process, no helper needed)."""
+"""The health service's states: NOT_SERVING until a helper answered and the pool holds a
+ready helper, SERVING, then NOT_SERVING for good from the start of the drain (in-process,
+no helper needed)."""
 from __future__ import annotations
 
 import threading
@@ -9,6 +10,11 @@ from pathlib import Path
 
 import grpc
 import pytest
+from fsgate.reasons import Reason
+from fsgate_server.backends.channel import HelperCall
+from fsgate_server.errors import Failure
+from fsgate_server.helper.messages import Request
+from fsgate_server.policy import Root
 from fsgate_server.transport import health as health_mod
 from fsgate_server.transport.health import SERVICES, Health
 from fsgate_server.transport.lifecycle import Lifecycle
@@ -107,3 +113,33 @@ def test_health_drains_the_shared_lifecycle_and_gives_up_readiness_when_it_drain
     other = Lifecycle()
     Health(other).drain()
     assert other.is_draining  # file calls are refused from the health drain on
+
+
+class _Pool:
+    """An executor whose helpers answer (NOT_FOUND, which is still an answer) and whose
+    pool holds a ready helper once ``ready`` is set."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.waited: list[float] = []
+
+    def start(self, req: Request, deadline: float | None) -> HelperCall:
+        raise Failure(Reason.NOT_FOUND, "no such file", req.path)
+
+    def stop(self) -> None:
+        pass
+
+    def wait_helper_ready(self, deadline: float) -> bool:
+        self.waited.append(deadline)
+        return self.ready
+
+
+def test_the_helper_check_passes_only_once_the_pool_holds_a_ready_helper() -> None:
+    pool, roots = _Pool(), (Root("/ws", writable=False),)
+    with pytest.raises(RuntimeError, match="no helper became ready"):
+        health_mod.check_helper_path(pool, roots, timeout=5)
+    pool.ready = True
+    health_mod.check_helper_path(pool, roots, timeout=5)
+    assert len(pool.waited) == 2  # after the helper answered, each time

@@ -7,7 +7,7 @@ import os
 import signal
 import socket
 import time
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 from fsgate.reasons import Reason
@@ -158,6 +158,16 @@ class Executor(Protocol):
     def start(self, req: Request, deadline: float | None) -> HelperCall: ...
 
     def stop(self) -> None: ...
+
+
+@runtime_checkable
+class Pooled(Protocol):
+    """An executor whose helpers are forked ahead of demand (both backends)."""
+
+    def wait_helper_ready(self, deadline: float) -> bool:
+        """Wait until a request without a policy would find a helper ready, taking none;
+        False at ``deadline``."""
+        ...
 
 
 class HelperGone(Exception):

@@ -165,8 +165,25 @@ class ForkServerExecutor:
         self._ask()  # its replacement, forked while this request runs
         return helper
 
+    def wait_helper_ready(self, deadline: float) -> bool:
+        """Wait until a helper is ready in the pool, taking none: False at ``deadline``.
+        What the server's health waits for before it reports SERVING."""
+        if not self._lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
+            return False
+        try:
+            return self._wait_arrived(deadline)
+        finally:
+            self._lock.release()
+
     def _take(self, limit: float) -> Helper:
         """The oldest helper handed over, waiting for one until ``limit`` (the lock held)."""
+        if not self._wait_arrived(limit):
+            raise Failure(Reason.BUSY, "no helper became ready in time")
+        self._warm = True
+        return self._ready.popleft()
+
+    def _wait_arrived(self, limit: float) -> bool:
+        """Whether a helper is ready by ``limit``, receiving what arrives (the lock held)."""
         while True:
             # Helpers forked by a fork server that died are dead too: never hand one out.
             if self._broken or self._stopped:
@@ -178,11 +195,10 @@ class ForkServerExecutor:
                 self._fail(f"fork server failed: {exc}", wait=0.2)
                 continue
             if self._ready:
-                self._warm = True
-                return self._ready.popleft()
+                return True
             remaining = limit - time.monotonic()
             if remaining <= 0:
-                raise Failure(Reason.BUSY, "no helper became ready in time")
+                return False
             with contextlib.suppress(InterruptedError):
                 select.select([self._control], [], [], remaining)
 
@@ -295,6 +311,9 @@ class SupervisedForkServer:
                 # The fork server died before this request's helper started: nothing of
                 # the request has happened, so it is served by the new one.
         return self._current().start(req, deadline)
+
+    def wait_helper_ready(self, deadline: float) -> bool:
+        return self._current().wait_helper_ready(deadline)
 
     def stop(self) -> None:
         with self._lock:

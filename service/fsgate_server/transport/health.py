@@ -1,8 +1,10 @@
 """``grpc.health.v1`` for fsgate: the server side, and the ``fsgate health`` probe command.
 
 The server reports NOT_SERVING until one real request has gone through a confined helper
-(so SERVING means the helper path works, not merely that a port is open), SERVING from
-then on, and NOT_SERVING for good once it starts draining.
+(so SERVING means the helper path works, not merely that a port is open) and the helper
+pool holds a ready helper again (so the first request after SERVING does not wait for one
+to be forked), SERVING from then on, and NOT_SERVING for good once it starts draining.
+The port opens at once: only the health status waits.
 """
 from __future__ import annotations
 
@@ -143,25 +145,32 @@ class Health:
 
 def check_helper_path(executor: Executor, roots: Sequence[Root],
                       timeout: float = READY_CHECK_TIMEOUT) -> None:
-    """Stat the first root through a confined helper; raise if no helper could answer.
+    """Stat the first root through a confined helper, then wait until the helper pool
+    holds a ready one again; raise if no helper could answer or none became ready.
 
-    An answer such as NOT_FOUND or SANDBOX_DENIED still came from a working helper.
+    An answer such as NOT_FOUND or SANDBOX_DENIED still came from a working helper. The
+    wait is for the helper the stat used up: its replacement may still be forked (behind
+    the fork server's warm-up), and SERVING means the next request need not wait for it.
     """
     from fsgate.reasons import Reason
 
+    from fsgate_server.backends.channel import Pooled
     from fsgate_server.backends.helper_client import HelperClient
     from fsgate_server.errors import Failure
     from fsgate_server.helper.messages import StatArgs
     from fsgate_server.policy import effective_policy
 
     root = roots[0].path
-    client = HelperClient.over(executor, time.monotonic() + timeout)
+    deadline = time.monotonic() + timeout
+    client = HelperClient.over(executor, deadline)
     try:
         client.stat(StatArgs(root, effective_policy(roots, None)))
     except Failure as exc:  # what starting a helper can fail with, or its failure
         if exc.reason in (Reason.HELPER_FAILED, Reason.SANDBOX_UNAVAILABLE, Reason.BUSY,
                           Reason.DEADLINE_EXCEEDED, Reason.SHUTTING_DOWN):
             raise
+    if isinstance(executor, Pooled) and not executor.wait_helper_ready(deadline):
+        raise RuntimeError("no helper became ready in the pool")
 
 
 # --- the probe command ---------------------------------------------------------------

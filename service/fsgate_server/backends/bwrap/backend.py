@@ -128,7 +128,9 @@ class BwrapExecutor:
         self._launcher = Launcher("fsgate-bwrap-launcher")
         ceiling = effective_policy(tuple(roots), None)
         # The ceiling: what every request without a policy gets, writing or not.
-        for req in (WriteArgs("/", ceiling, max_bytes=0), StatArgs("/", ceiling)):
+        self._ceiling: tuple[Request, ...] = (WriteArgs("/", ceiling, max_bytes=0),
+                                              StatArgs("/", ceiling))
+        for req in self._ceiling:
             self._remember(req)
             if warm > 0:
                 try:
@@ -168,6 +170,13 @@ class BwrapExecutor:
                     self._discard(key, server)
         raise Failure(Reason.HELPER_FAILED, "helpers keep dying before their request",
                            req.path)
+
+    def wait_helper_ready(self, deadline: float) -> bool:
+        """Whether the fork servers of both ceiling keys (reads and writes without a
+        policy) hold a ready helper by ``deadline``; started as a request would start
+        them."""
+        return all(self._server_for(self._key(req), req).pool.wait_helper_ready(deadline)
+                   for req in self._ceiling)
 
     def _acquire(self, server: _Server, key: tuple[object, ...], req: Request,
                  deadline: float | None) -> Helper | None:
