@@ -42,8 +42,9 @@ Launch = Callable[[socket.socket], subprocess.Popen[bytes]]
 """Starts the fork server with its end of the control channel (kept open across exec)."""
 
 
-#: The longest a request waits for the pool's very first helper (the fork server warms up
-#: before it forks any); later waits are bounded by acquire_timeout (--queue-timeout).
+#: The longest a request waits for the pool's very first helper (forked before the fork
+#: server's warm-up, but on a loaded machine that can still take seconds); later waits are
+#: bounded by acquire_timeout (--queue-timeout).
 STARTUP_WAIT = 60.0
 
 
@@ -63,9 +64,10 @@ class ForkServerExecutor:
         self._host_pids = host_pids
         self._ready: collections.deque[Helper] = collections.deque()
         self._lock = threading.Lock()  # one receiver at a time; guards _ready
-        # False until the fork server has handed over its first helper: it warms up before
-        # forking any (forkserver.warm_up), so right after start-up the first requests wait
-        # for it up to their own deadline instead of failing BUSY after acquire_timeout.
+        # False until the fork server has handed over its first helper (the first pool is
+        # forked before its warm-up, but on a loaded machine start-up takes seconds), so the
+        # first requests wait for it up to their own deadline instead of failing BUSY after
+        # acquire_timeout.
         self._warm = False
         self._stopped = False
         self._broken: str | None = None
