@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,11 @@ import pytest
 from ..client.test_entry_point import SERVER_ONLY
 from ..client.test_entry_point import fsgate as entry_point
 from ..conftest import server_env
-from .transfer_setup import Layout, fresh_dir, transfer_server
+from .transfer_setup import Layout, fresh_dir, layout
+
+__all__ = ["layout"]  # fixtures
 
 ERROR_LINE = re.compile(r"fsgate: [A-Z_]+/[A-Z_]+: \S.*\n")
-
-
-@pytest.fixture(scope="module")
-def layout(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
-    with transfer_server(backend, tmp_path_factory) as served:
-        yield served
 
 
 @pytest.fixture

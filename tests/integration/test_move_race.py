@@ -4,22 +4,17 @@ after round; both backends, between two roots and within one."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import fsgate
 import pytest
 from fsgate import Client
 
-from .transfer_setup import Layout, fresh_dir, no_temporaries, transfer_server
+from .transfer_setup import Layout, fresh_dir, layout, no_temporaries
+
+__all__ = ["layout"]  # fixtures
 
 ROUNDS = 120
-
-
-@pytest.fixture(scope="module")
-def layout(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
-    with transfer_server(backend, tmp_path_factory) as served:
-        yield served
 
 
 def _race(clients: tuple[Client, Client], sources: tuple[Path, Path], dest: Path

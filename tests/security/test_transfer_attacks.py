@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -15,19 +14,9 @@ import fsgate
 import pytest
 from fsgate import Client
 
-from ..integration.transfer_setup import Layout, fails, fresh_dir, transfer_server
+from ..integration.transfer_setup import Layout, fails, fresh_dir, fs, layout
 
-
-@pytest.fixture(scope="module")
-def layout(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Layout]:
-    with transfer_server(backend, tmp_path_factory) as served:
-        yield served
-
-
-@pytest.fixture
-def fs(layout: Layout) -> Iterator[Client]:
-    with Client(layout.server.target) as client:
-        yield client
+__all__ = ["fs", "layout"]  # fixtures
 
 
 @pytest.fixture
