@@ -97,6 +97,26 @@ def octal_mode(text: str) -> int:
 
 
 # --- parser -------------------------------------------------------------------------------
+#: The connection options every client command takes, which people also write before the
+#: command (``fsgate --target ADDR ls /ws``, as with kubectl or docker -H).
+LEADING_OPTIONS = frozenset({"--target", "--token-file", "--cwd", "--timeout"})
+
+
+def options_after_command(argv: list[str]) -> list[str]:
+    """``argv`` with connection options that come before the command moved right after it,
+    where the command's parser reads them; anything else is left as it is, for the parser
+    to judge (``fsgate --target ADDR`` with no command is still a usage error)."""
+    moved: list[str] = []
+    i = 0
+    while i < len(argv) and argv[i].split("=", 1)[0] in LEADING_OPTIONS:
+        step = 1 if "=" in argv[i] else 2
+        moved += argv[i:i + step]
+        i += step
+    if not moved or i >= len(argv):
+        return argv
+    return [argv[i], *moved, *argv[i + 1:]]
+
+
 def common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("connection")

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from fsgate import cli as client_cli
+from fsgate._cli_run import options_after_command
 
 __all__ = ["CLIENT_COMMANDS", "MCP_COMMAND", "MCP_MODULES", "SERVER_COMMANDS", "SERVER_MODULES",
            "main", "server_hint"]
@@ -96,7 +97,7 @@ def _mcp(args: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fsgate ARGV``; returns the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = options_after_command(list(sys.argv[1:] if argv is None else argv))
     command = _command_of(args)
     if command in CLIENT_COMMANDS:
         return client_cli.main(args)

@@ -38,6 +38,7 @@ from fsgate._cli_run import (
     common_options,
     exit_code_for,
     octal_mode,
+    options_after_command,
     policy_for,
     positive_int,
     progress_option,
@@ -133,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_client_commands(subparsers)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(options_after_command(
+            list(sys.argv[1:] if argv is None else argv)))
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     result: int = args.func(args)

@@ -7,6 +7,7 @@ import json
 import sys
 
 from fsgate import cli as client_cli
+from fsgate._cli_run import options_after_command
 
 from fsgate_server import config as config_mod
 
@@ -77,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(
+        options_after_command(list(sys.argv[1:] if argv is None else argv)))
     code: int = args.func(args)
     return code
 

@@ -124,3 +124,28 @@ def test_write_from_stdin_when_the_server_shuts_down_exits_1_with_the_error_line
     assert code == 1, err
     assert ERROR_LINE.fullmatch(err), err
     assert not target.exists()
+
+
+@pytest.mark.parametrize("entry", ["fsgate_server", "console script"])
+def test_connection_options_before_the_command_work_as_after_it(served: ServerProcess,
+                                                                ws: Path, entry: str) -> None:
+    (ws / "f.txt").write_bytes(b"hello")
+    start = (fsgate() if entry == "fsgate_server"
+             else [sys.executable, "-c", "import sys; from fsgate._main import main; "
+                   "sys.exit(main())"])
+
+    def call(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*start, *args], env=server_env(), capture_output=True,
+                              timeout=120, check=False)
+
+    after = call("read", str(ws / "f.txt"), "--target", served.target)
+    before = call("--target", served.target, "--timeout", "30", "read", str(ws / "f.txt"))
+    joined = call(f"--target={served.target}", "ls", str(ws))
+
+    assert (after.returncode, after.stdout) == (0, b"hello")
+    assert (before.returncode, before.stdout, before.stderr) == (0, b"hello", b"")
+    assert (joined.returncode, joined.stdout) == (0, b"f.txt\n")
+    # A server command has no --target: its parser says so, whatever the order.
+    serve = call("--target", served.target, "serve")
+    assert serve.returncode == 2
+    assert b"unrecognized arguments: --target" in serve.stderr
