@@ -6,44 +6,21 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fsgate.reasons import Reason
-from fsgate_server.backends import selection
 from fsgate_server.backends.channel import Executor
 from fsgate_server.backends.helper_client import HelperClient
 from fsgate_server.errors import Failure
 from fsgate_server.helper import protocol
 from fsgate_server.helper.messages import EventType, WatchArgs, WatchEvent
 from fsgate_server.helper.protocol import Kind
-from fsgate_server.helper.settings import HelperSettings
 from fsgate_server.policy import EffectivePolicy
-from fsgate_server.runtime_roots import runtime_roots
-from fsgate_server.sandbox.rlimits import Limits
 
-from bench.inprocess import InProcessExecutor  # bench/ is a top-level package of the repo
+from .test_helper_conversation import DEADLINE, executor, fake_helper, frames
 
-from .conftest import backend_skip_reason
-from .test_helper_conversation import fake_helper, frames
-
-DEADLINE = 30.0
-
-
-@pytest.fixture(scope="module", params=["landlock", "inprocess"])
-def executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
-    if request.param == "inprocess":
-        yield InProcessExecutor()
-        return
-    reason = backend_skip_reason("landlock")
-    if reason:
-        pytest.skip(reason)
-    settings = HelperSettings(runtime_roots=runtime_roots(),
-                              limits=Limits(address_space_bytes=4 << 30))
-    ex = selection.start("landlock", settings, pool_size=2, acquire_timeout=DEADLINE, roots=())
-    yield ex
-    ex.stop()
+__all__ = ["executor"]  # fixtures
 
 
 def args(path: Path, *, recursive: bool = False) -> WatchArgs:
