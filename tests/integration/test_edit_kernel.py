@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
-import time
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from fsgate_server.backends.channel import Helper, HelperCall
-from fsgate_server.backends.helper_client import HelperClient
 from fsgate_server.errors import Failure
-from fsgate_server.helper import ops
 from fsgate_server.helper.messages import EditArgs, EditDone, TextEdit
 from fsgate_server.policy import EffectivePolicy
 from fsgate_server.runtime_roots import runtime_roots
 from fsgate_server.sandbox import landlock
 from fsgate_server.sandbox.confine import Confinement, confine
 from fsgate_server.sandbox.rlimits import Limits
+
+from .confined_child import confined_client
 
 pytestmark = pytest.mark.skipif(landlock.abi_version() == 0, reason="Landlock unavailable")
 
@@ -92,27 +88,11 @@ def test_a_helper_with_edit_rights_cannot_do_more(tmp_path: Path, attempt: str) 
 
 def run_edit(req: EditArgs, confinement: Confinement) -> EditDone | Failure:
     """Run req in a child confined as given (HelperClient on our side)."""
-    ours, theirs = socket.socketpair()
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            ours.close()
-            confine(Confinement(**{**confinement.__dict__, "keep_fds": (theirs.fileno(),)}))
-            ops.run(theirs, req)
-            status = 0
-        finally:
-            os._exit(status)
-    theirs.close()
-    call = HelperCall(Helper(pid, ours, os.pidfd_open(pid)), req, time.monotonic() + 30)
-    client = HelperClient(lambda _req: closing(call))
     try:
-        return client.edit(req, lambda: True)
+        with confined_client(confinement, req) as client:
+            return client.edit(req, lambda: True)
     except Failure as exc:
         return exc
-    finally:
-        call.close()
-        os.waitpid(pid, 0)
 
 
 def test_kernel_refuses_an_edit_of_a_read_only_root_even_when_helper_check_is_bypassed(

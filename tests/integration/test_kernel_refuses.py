@@ -5,22 +5,18 @@ confined by the same `confine()` the backends use."""
 from __future__ import annotations
 
 import os
-import socket
-import time
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from fsgate_server.backends.channel import Helper, HelperCall
-from fsgate_server.backends.helper_client import HelperClient
 from fsgate_server.errors import Failure
-from fsgate_server.helper import ops
 from fsgate_server.helper.messages import FileFacts, ReadArgs, Request, WriteArgs
 from fsgate_server.policy import EffectivePolicy
 from fsgate_server.runtime_roots import runtime_roots
 from fsgate_server.sandbox import landlock
-from fsgate_server.sandbox.confine import Confinement, confine
+from fsgate_server.sandbox.confine import Confinement
 from fsgate_server.sandbox.rlimits import Limits
+
+from .confined_child import confined_client
 
 pytestmark = pytest.mark.skipif(landlock.abi_version() == 0, reason="Landlock unavailable")
 
@@ -31,33 +27,17 @@ def run_confined(req: Request, *, read: tuple[str, ...], write: tuple[str, ...],
                  data: bytes = b"") -> tuple[FileFacts, bytes] | Failure:
     """Fork a child confined to read/write, run req in it (HelperClient on our side), and
     return what it answered: the facts and the content read or written, or its Failure."""
-    ours, theirs = socket.socketpair()
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            ours.close()
-            confine(Confinement(read_exec=runtime_roots(), read=read, write=write,
-                                limits=Limits(address_space_bytes=4 << 30),
-                                keep_fds=(theirs.fileno(),)))
-            ops.run(theirs, req)
-            status = 0
-        finally:
-            os._exit(status)
-    theirs.close()
-    call = HelperCall(Helper(pid, ours, os.pidfd_open(pid)), req, time.monotonic() + 30)
-    client = HelperClient(lambda _req: closing(call))  # ops.run, not serve_one: no REQUEST
+    confinement = Confinement(read_exec=runtime_roots(), read=read, write=write,
+                              limits=Limits(address_space_bytes=4 << 30), keep_fds=())
     try:
-        if isinstance(req, ReadArgs):
-            with client.read(req) as (info, content):
-                return info, b"".join(content)
-        assert isinstance(req, WriteArgs)
-        return client.write(req, [data], lambda: True).info, data
+        with confined_client(confinement, req) as client:
+            if isinstance(req, ReadArgs):
+                with client.read(req) as (info, content):
+                    return info, b"".join(content)
+            assert isinstance(req, WriteArgs)
+            return client.write(req, [data], lambda: True).info, data
     except Failure as exc:
         return exc
-    finally:
-        call.close()
-        os.waitpid(pid, 0)
 
 
 def refused(answer: tuple[FileFacts, bytes] | Failure) -> str:

@@ -8,16 +8,10 @@ helper remove or Remove's helper create. Each helper runs in a forked child."""
 from __future__ import annotations
 
 import os
-import socket
-import time
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from fsgate_server.backends.channel import Helper, HelperCall
-from fsgate_server.backends.helper_client import HelperClient
 from fsgate_server.errors import Failure
-from fsgate_server.helper import ops
 from fsgate_server.helper.messages import (
     FileFacts,
     MakeDirArgs,
@@ -30,10 +24,10 @@ from fsgate_server.helper.settings import HelperSettings, confinement_for
 from fsgate_server.policy import EffectivePolicy
 from fsgate_server.runtime_roots import runtime_roots
 from fsgate_server.sandbox import landlock
-from fsgate_server.sandbox.confine import confine
 from fsgate_server.sandbox.rlimits import Limits
 
 from ..helpers import snapshot
+from .confined_child import confined_client
 
 pytestmark = pytest.mark.skipif(landlock.abi_version() == 0, reason="Landlock unavailable")
 
@@ -46,29 +40,13 @@ def run_confined(req: MakeDirArgs | RemoveArgs, confined_as: Request
                  ) -> FileFacts | RemoveDone | Failure:
     """Fork a child confined as ``confined_as``'s helper would be, run ``req`` in it (its
     policy may lie), and return what it answered."""
-    ours, theirs = socket.socketpair()
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            ours.close()
-            confine(confinement_for(confined_as, SETTINGS, (theirs.fileno(),)))
-            ops.run(theirs, req)
-            status = 0
-        finally:
-            os._exit(status)
-    theirs.close()
-    call = HelperCall(Helper(pid, ours, os.pidfd_open(pid)), req, time.monotonic() + 30)
-    client = HelperClient(lambda _req: closing(call))  # ops.run, not serve_one: no REQUEST
     try:
-        if isinstance(req, MakeDirArgs):
-            return client.make_dir(req)
-        return client.remove(req)
+        with confined_client(confinement_for(confined_as, SETTINGS, ()), req) as client:
+            if isinstance(req, MakeDirArgs):
+                return client.make_dir(req)
+            return client.remove(req)
     except Failure as exc:
         return exc
-    finally:
-        call.close()
-        os.waitpid(pid, 0)
 
 
 def refused(answer: FileFacts | RemoveDone | Failure) -> str:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fsgate_server.backends.channel import Helper, HelperCall
+from fsgate_server.backends.channel import HelperCall
 from fsgate_server.errors import Failure
 from fsgate_server.helper import codec, ops
 from fsgate_server.helper.messages import (
@@ -32,10 +31,11 @@ from fsgate_server.helper.settings import HelperSettings, confinement_for
 from fsgate_server.policy import EffectivePolicy
 from fsgate_server.runtime_roots import runtime_roots
 from fsgate_server.sandbox import landlock
-from fsgate_server.sandbox.confine import Confinement, confine
+from fsgate_server.sandbox.confine import Confinement
 from fsgate_server.sandbox.rlimits import Limits
 
 from ..helpers import snapshot
+from .confined_child import confined_call
 
 pytestmark = pytest.mark.skipif(landlock.abi_version() < 2,
                                 reason="Landlock with REFER (ABI 2) unavailable")
@@ -47,22 +47,9 @@ LIMITS = Limits(address_space_bytes=4 << 30)
 def confined(read: tuple[str, ...], write: tuple[str, ...], rights: frozenset[str] | None,
              body: Callable[[socket.socket], None]) -> HelperCall:
     """Fork a child confined to read/write with ``rights`` on write, and run body in it."""
-    ours, theirs = socket.socketpair()
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            ours.close()
-            confine(Confinement(read_exec=runtime_roots(), read=read, write=write,
-                                limits=LIMITS, keep_fds=(theirs.fileno(),),
-                                write_rights=rights))
-            body(theirs)
-            status = 0
-        finally:
-            os._exit(status)
-    theirs.close()
-    return HelperCall(Helper(pid, ours, os.pidfd_open(pid)), StatArgs("/", EVERYTHING),
-                      time.monotonic() + 30)
+    return confined_call(Confinement(read_exec=runtime_roots(), read=read, write=write,
+                                     limits=LIMITS, keep_fds=(), write_rights=rights),
+                         StatArgs("/", EVERYTHING), body)
 
 
 def run_confined(req: MoveArgs | CopyArgs, *, read: tuple[str, ...] = (),

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
-import time
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 from fsgate.reasons import Reason
-from fsgate_server.backends.channel import Helper, HelperCall
-from fsgate_server.backends.helper_client import HelperClient
 from fsgate_server.errors import Failure
-from fsgate_server.helper import ops
 from fsgate_server.helper.messages import GlobArgs, Request, SearchArgs
 from fsgate_server.helper.settings import HelperSettings, confinement_for
 from fsgate_server.policy import EffectivePolicy
@@ -23,6 +17,8 @@ from fsgate_server.runtime_roots import runtime_roots
 from fsgate_server.sandbox import landlock
 from fsgate_server.sandbox.confine import confine
 from fsgate_server.sandbox.rlimits import Limits
+
+from .confined_child import confined_client
 
 pytestmark = pytest.mark.skipif(landlock.abi_version() == 0, reason="Landlock unavailable")
 
@@ -38,31 +34,15 @@ def search_args(path: Path, policy: EffectivePolicy) -> SearchArgs:
 def confined_answer(req: Request, confined_as: Request) -> object:
     """Run ``req`` in a child confined as a server would confine ``confined_as``; its
     answer (matches as (path, line) pairs, or glob names), or its Failure."""
-    ours, theirs = socket.socketpair()
-    pid = os.fork()
-    if pid == 0:
-        status = 1
-        try:
-            ours.close()
-            confine(confinement_for(confined_as, SETTINGS, (theirs.fileno(),)))
-            ops.run(theirs, req)
-            status = 0
-        finally:
-            os._exit(status)
-    theirs.close()
-    call = HelperCall(Helper(pid, ours, os.pidfd_open(pid)), req, time.monotonic() + 30)
-    client = HelperClient(lambda _req: closing(call))
     try:
-        if isinstance(req, GlobArgs):
-            return [e.name for e in client.glob(req).entries]
-        assert isinstance(req, SearchArgs)
-        with client.search(req) as batches:
-            return [(m.path, m.line) for b in batches for m in b.matches]
+        with confined_client(confinement_for(confined_as, SETTINGS, ()), req) as client:
+            if isinstance(req, GlobArgs):
+                return [e.name for e in client.glob(req).entries]
+            assert isinstance(req, SearchArgs)
+            with client.search(req) as batches:
+                return [(m.path, m.line) for b in batches for m in b.matches]
     except Failure as exc:
         return exc
-    finally:
-        call.close()
-        os.waitpid(pid, 0)
 
 
 @pytest.fixture
